@@ -1,0 +1,1 @@
+namespace ActorNat.Core; public static class Placeholder {}
