@@ -1,1 +1,0 @@
-namespace ActorNat.Core; public static class Placeholder {}

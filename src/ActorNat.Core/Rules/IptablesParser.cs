@@ -1,0 +1,229 @@
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+
+namespace ActorNat.Core.Rules;
+
+/// <summary>
+/// Reads `iptables -t nat -A|-I|-D|-F POSTROUTING …` in the syntax iptables accepts. Every error names the word that is
+/// wrong. Only the nat table's POSTROUTING chain is ActorNat's business: other tables and chains are refused by name.
+/// </summary>
+public static class IptablesParser
+{
+    public static RuleCommand Parse(string line) => Parse(CommandLine.Split(line));
+
+    public static RuleCommand Parse(IReadOnlyList<string> words)
+    {
+        int i = 0;
+        if (words.Count > 0 && (words[0] == "iptables" || words[0].EndsWith("/iptables", StringComparison.Ordinal))) i++;
+        string? table = null;
+        RuleAction? action = null;
+        int? position = null;
+        var rule = new NatRule();
+        bool haveTarget = false;
+        bool negateNext = false;
+        string? negToken = null;
+
+        string Next(string option)
+        {
+            if (i + 1 >= words.Count) throw new ParseException($"option \"{option}\" requires an argument", option);
+            return words[++i];
+        }
+
+        void NoNegation(string option)
+        {
+            if (negateNext) throw new ParseException($"cannot use \"!\" with {option}", option);
+        }
+
+        for (; i < words.Count; i++)
+        {
+            var w = words[i];
+            if (w == "!")
+            {
+                if (negateNext) throw new ParseException("multiple \"!\" flags not allowed", w);
+                negateNext = true;
+                negToken = w;
+                continue;
+            }
+            bool neg = negateNext;
+            switch (w)
+            {
+                case "-t" or "--table":
+                    NoNegation(w);
+                    table = Next(w);
+                    if (table != "nat") throw new ParseException($"table \"{table}\" is not supported: ActorNat manages the nat table only", table);
+                    break;
+                case "-A" or "--append" or "-I" or "--insert" or "-D" or "--delete" or "-F" or "--flush":
+                {
+                    NoNegation(w);
+                    if (action is not null) throw new ParseException("only one command (-A, -I, -D, -F) is allowed", w);
+                    action = w switch
+                    {
+                        "-A" or "--append" => RuleAction.Append,
+                        "-I" or "--insert" => RuleAction.Insert,
+                        "-D" or "--delete" => RuleAction.Delete,
+                        _ => RuleAction.Flush,
+                    };
+                    if (action == RuleAction.Flush && (i + 1 >= words.Count || words[i + 1].StartsWith('-'))) break;
+                    var chain = Next(w);
+                    if (chain != "POSTROUTING")
+                        throw new ParseException($"chain \"{chain}\" is not supported: ActorNat does source NAT in POSTROUTING", chain);
+                    if (action is RuleAction.Insert or RuleAction.Delete && i + 1 < words.Count && int.TryParse(words[i + 1], out var n))
+                    {
+                        if (n < 1) throw new ParseException($"invalid rule number \"{words[i + 1]}\"", words[i + 1]);
+                        position = n;
+                        i++;
+                    }
+                    break;
+                }
+                case "-s" or "--source" or "--src":
+                    rule = rule with { Source = new(ParsePrefix(Next(w)), neg) };
+                    break;
+                case "-d" or "--destination" or "--dst":
+                    rule = rule with { Destination = new(ParsePrefix(Next(w)), neg) };
+                    break;
+                case "-p" or "--protocol":
+                {
+                    var p = Next(w);
+                    if (p is "all" or "0") { if (neg) throw new ParseException("rule would never match protocol", p); break; }
+                    if (!ProtocolNames.TryParse(p, out var proto)) throw new ParseException($"unknown protocol \"{p}\" specified", p);
+                    rule = rule with { Protocol = new(proto, neg) };
+                    break;
+                }
+                case "-o" or "--out-interface":
+                {
+                    var o = Next(w);
+                    if (o.Length is 0 or > 15 || o.Contains('/') || o.Contains(' '))
+                        throw new ParseException($"invalid interface name \"{o}\"", o);
+                    rule = rule with { OutInterface = new(o, neg) };
+                    break;
+                }
+                case "-i" or "--in-interface":
+                    throw new ParseException("Can't use -i with POSTROUTING", w);
+                case "-m" or "--match":
+                {
+                    NoNegation(w);
+                    var m = Next(w);
+                    if (m is not ("tcp" or "udp" or "icmp"))
+                        throw new ParseException($"match \"{m}\" is not supported (supported: tcp, udp, icmp)", m);
+                    break;
+                }
+                case "--sport" or "--source-port" or "--dport" or "--destination-port":
+                {
+                    var v = Next(w);
+                    if (rule.Protocol is not { Negated: false, Value: Protocol.Tcp or Protocol.Udp })
+                        throw new ParseException($"{w} needs -p tcp or -p udp before it", w);
+                    if (!PortRange.TryParse(v, ':', out var r)) throw new ParseException($"invalid port/service \"{v}\" specified", v);
+                    rule = w is "--sport" or "--source-port"
+                        ? rule with { SourcePort = new(r, neg) }
+                        : rule with { DestinationPort = new(r, neg) };
+                    break;
+                }
+                case "-j" or "--jump":
+                {
+                    NoNegation(w);
+                    var t = Next(w);
+                    rule = rule with
+                    {
+                        Target = t switch
+                        {
+                            "MASQUERADE" => RuleTarget.Masquerade,
+                            "SNAT" => RuleTarget.Snat,
+                            "ACCEPT" => RuleTarget.Accept,
+                            "RETURN" => RuleTarget.Return,
+                            _ => throw new ParseException($"target \"{t}\" is not supported (supported: MASQUERADE, SNAT, ACCEPT, RETURN)", t),
+                        },
+                    };
+                    haveTarget = true;
+                    break;
+                }
+                case "--to-ports":
+                {
+                    NoNegation(w);
+                    RequireTarget(haveTarget, rule, RuleTarget.Masquerade, w);
+                    var v = Next(w);
+                    if (!PortRange.TryParse(v, '-', out var r) || r.Min == 0) throw new ParseException($"invalid port range \"{v}\"", v);
+                    rule = rule with { Ports = r };
+                    break;
+                }
+                case "--to-source" or "--to":
+                {
+                    NoNegation(w);
+                    RequireTarget(haveTarget, rule, RuleTarget.Snat, w);
+                    rule = ParseToSource(rule, Next(w));
+                    break;
+                }
+                case "--random":
+                    NoNegation(w);
+                    RequireNatTarget(haveTarget, rule, w);
+                    rule = rule with { Random = true };
+                    break;
+                case "--random-fully":
+                    NoNegation(w);
+                    RequireNatTarget(haveTarget, rule, w);
+                    rule = rule with { RandomFully = true };
+                    break;
+                case "--persistent":
+                    NoNegation(w);
+                    RequireTarget(haveTarget, rule, RuleTarget.Snat, w);
+                    rule = rule with { Persistent = true };
+                    break;
+                default:
+                    throw new ParseException($"unknown option \"{w}\"", w);
+            }
+            negateNext = false;
+        }
+        if (negateNext) throw new ParseException("\"!\" must be followed by an option", negToken!);
+        if (table is null) throw new ParseException("missing \"-t nat\": ActorNat manages the nat table only", words.Count > 0 ? words[0] : "");
+        if (action is null) throw new ParseException("no command given: use -A, -I, -D or -F", words.Count > 0 ? words[^1] : "");
+
+        if (action == RuleAction.Flush) return new RuleCommand(RuleAction.Flush, null, null);
+        if (action == RuleAction.Delete && position is not null)
+        {
+            if (haveTarget) throw new ParseException("-D takes a rule number or a rule, not both", position.ToString()!);
+            return new RuleCommand(RuleAction.Delete, null, position);
+        }
+        if (!haveTarget) throw new ParseException("no target given: add -j MASQUERADE, -j SNAT, -j ACCEPT or -j RETURN", words[^1]);
+        if (rule.Ports is not null && rule.Target == RuleTarget.Masquerade
+            && rule.Protocol is not { Negated: false, Value: Protocol.Tcp or Protocol.Udp })
+            throw new ParseException("Need TCP, UDP, SCTP or DCCP with port specification", "--to-ports");
+        if (rule.Ports is not null && rule.Target == RuleTarget.Snat && rule.Protocol is not { Negated: false })
+            throw new ParseException("Need TCP, UDP, SCTP or DCCP with port specification", "--to-source");
+        if (rule.Target == RuleTarget.Snat && rule.ToSourceMin == default)
+            throw new ParseException("SNAT needs --to-source", "SNAT");
+        return new RuleCommand(action.Value, rule, position);
+    }
+
+    private static void RequireTarget(bool haveTarget, NatRule rule, RuleTarget target, string option)
+    {
+        if (!haveTarget || rule.Target != target)
+            throw new ParseException($"unknown option \"{option}\" (it belongs to -j {target.ToString().ToUpperInvariant()})", option);
+    }
+
+    private static void RequireNatTarget(bool haveTarget, NatRule rule, string option)
+    {
+        if (!haveTarget || rule.Target is not (RuleTarget.Masquerade or RuleTarget.Snat))
+            throw new ParseException($"unknown option \"{option}\" (it belongs to -j MASQUERADE or -j SNAT)", option);
+    }
+
+    private static Prefix ParsePrefix(string text) =>
+        Prefix.TryParse(text, out var p) ? p : throw new ParseException($"host/network \"{text}\" not found", text);
+
+    /// <summary>`A[-B][:p1[-p2]]`.</summary>
+    private static NatRule ParseToSource(NatRule rule, string text)
+    {
+        var colon = text.IndexOf(':');
+        var ips = colon < 0 ? text : text[..colon];
+        var dash = ips.IndexOf('-');
+        if (!IPv4.TryParse(dash < 0 ? ips : ips[..dash], out var min)) throw new ParseException($"bad IP address \"{text}\"", text);
+        var max = min;
+        if (dash >= 0 && !IPv4.TryParse(ips[(dash + 1)..], out max)) throw new ParseException($"bad IP address \"{text}\"", text);
+        if (max.Value < min.Value) throw new ParseException($"bad IP address range \"{text}\"", text);
+        rule = rule with { ToSourceMin = min, ToSourceMax = max };
+        if (colon >= 0)
+        {
+            if (!PortRange.TryParse(text[(colon + 1)..], '-', out var r)) throw new ParseException($"invalid port range \"{text}\"", text);
+            rule = rule with { Ports = r };
+        }
+        return rule;
+    }
+}
