@@ -1,1 +1,7 @@
-return 0;
+using System.CommandLine;
+using ActorNat.Cli.Simulate;
+
+// The `actornat` command: one executable for the simulation, the node, and the client commands.
+var root = new RootCommand("ActorNat: a distributed NAT (MASQUERADE/SNAT) control plane that decides as the Linux kernel does.");
+root.Subcommands.Add(SimulateCommand.Create());
+return root.Parse(args).Invoke();

@@ -51,9 +51,11 @@ public sealed class Topology
         return gone;
     }
 
+    /// <summary>`ip link set dev X up|down`. Bringing up a device ActorNat does not know yet declares it.</summary>
     public void SetLink(string device, bool up)
     {
-        var nic = _interfaces.TryGetValue(device, out var n) ? n : throw new InvalidOperationException($"Cannot find device \"{device}\"");
+        var nic = _interfaces.TryGetValue(device, out var n) ? n
+            : up ? Interface(device) : throw new InvalidOperationException($"Cannot find device \"{device}\"");
         nic.Up = up;
         if (!up) _routes.RemoveAll(r => r.Device == device);
         Changed();

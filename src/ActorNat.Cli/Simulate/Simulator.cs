@@ -1,0 +1,278 @@
+using ActorNat.Core;
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Engine;
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+using ActorNat.Core.Routing;
+using ActorNat.Core.Rules;
+
+namespace ActorNat.Cli.Simulate;
+
+/// <summary>
+/// Plays a scenario through a packet processor on a virtual clock: each flow becomes the packets the kernel would see
+/// (TCP handshake and close, UDP and ICMP request/answer), with the scenario's pauses as clock steps.
+/// The processor is an in-process <see cref="NatEngine"/> or, through <see cref="IPacketPath"/>, any backend.
+/// </summary>
+public sealed class Simulator
+{
+    /// <summary>Where packets go and configuration is applied: a local engine, or a live node over gRPC.</summary>
+    public interface IPacketPath
+    {
+        /// <summary>Moves the path's clock to the simulated time (local engines) or does nothing (a live node).</summary>
+        void AdvanceTo(long nowMs);
+        Verdict Process(in Packet packet);
+        void Apply(string line);
+        ConntrackTimeouts Timeouts { get; set; }
+        bool PromoteSecondaries { set; }
+        IReadOnlyList<ConntrackEntry> Entries();
+        long NowMs { get; }
+        IReadOnlyList<(string Name, long Value)> Stats();
+        ConfigSnapshot Config();
+    }
+
+    /// <summary>A <see cref="NatEngine"/> on a <see cref="ManualClock"/>.</summary>
+    public sealed class LocalPath : IPacketPath
+    {
+        private readonly ManualClock _clock = new(1_000_000);
+        public LocalPath(ulong seed) => Engine = new NatEngine(_clock, new SeededRandom(seed));
+        public NatEngine Engine { get; }
+        public void AdvanceTo(long nowMs) { if (nowMs > _clock.NowMs) _clock.Advance(nowMs - _clock.NowMs); }
+        public Verdict Process(in Packet packet) => Engine.Process(packet);
+        public void Apply(string line) => Engine.Apply(line);
+        public ConntrackTimeouts Timeouts { get => Engine.Timeouts; set => Engine.Timeouts = value; }
+        public bool PromoteSecondaries { set => Engine.Topology.PromoteSecondaries = value; }
+        public IReadOnlyList<ConntrackEntry> Entries() => Engine.Entries().ToList();
+        public long NowMs => _clock.NowMs;
+        public IReadOnlyList<(string Name, long Value)> Stats() => Engine.Stats.All().ToList();
+        public ConfigSnapshot Config() => LocalNatBackend.Snapshot(Engine);
+    }
+
+    // Latencies of the namespaces' veth path, and of a client's per-flow work; small, so timeouts match the kernel's.
+    private const long RoundTripMs = 1;
+    private const long FlowOverheadMs = 2;
+
+    private readonly IPacketPath _path;
+    private readonly Scenario _scenario;
+    private readonly SeededRandom _random;
+    private long _now;
+    private readonly List<FlowOutcome> _outcomes = [];
+    private readonly Dictionary<int, TcpPeer> _tcp = [];
+    private readonly List<Snapshot> _snapshots = [];
+    private readonly List<ExecRecord> _exec = [];
+
+    private sealed class TcpPeer
+    {
+        public required FiveTuple Original;
+        public required FiveTuple ReplyTuple;
+        public uint ClientSeq, ServerSeq;
+        public bool Open;
+    }
+
+    public Simulator(Scenario scenario, IPacketPath path, ulong seed)
+    {
+        _scenario = scenario;
+        _path = path;
+        _random = new SeededRandom(seed ^ 0x5DEECE66DUL);
+        _now = path.NowMs;
+    }
+
+    public SimulationResult Run()
+    {
+        Configure();
+        foreach (var step in _scenario.Steps)
+        {
+            switch (step)
+            {
+                case FlowStep f: RunFlow(f.Flow); break;
+                case SleepStep s: Advance(s.Seconds); break;
+                case DumpStep d: _snapshots.Add(new Snapshot(d.Label, _now, Live())); break;
+                case CloseStep c: CloseLater(c); break;
+                case ExecStep x: Exec(x); break;
+            }
+        }
+        Advance(0.1);
+        var config = _path.Config();
+        return new SimulationResult(_scenario.Name, _outcomes, Live(), _now, _path.Stats(), config.Addresses, config.Routes,
+            config.Rules, _snapshots, _exec);
+    }
+
+    private IReadOnlyList<ConntrackEntry> Live()
+    {
+        _path.AdvanceTo(_now);
+        return _path.Entries();
+    }
+
+    private void Configure()
+    {
+        var timeouts = _path.Timeouts;
+        foreach (var (key, value) in _scenario.Sysctl)
+        {
+            if (key.Contains("nf_conntrack_") && key.Contains("timeout"))
+                timeouts = timeouts.With(key, int.TryParse(value, out var s) ? s : throw new ParseException($"invalid value \"{value}\" for {key}", value));
+            else if (key is "net.ipv4.conf.all.promote_secondaries" or "net.ipv4.conf.default.promote_secondaries")
+                _path.PromoteSecondaries = value.Trim() == "1";
+            else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
+                throw new ParseException($"scenario content not supported by the simulation: sysctl {key}", key);
+        }
+        _path.Timeouts = timeouts;
+        foreach (var nic in _scenario.Interfaces)
+        {
+            _path.Apply($"ip link set dev {nic.Device} up");
+            foreach (var a in nic.Addresses) _path.Apply($"ip addr add {(a.Contains('/') ? a : a + "/32")} dev {nic.Device}");
+        }
+        foreach (var r in _scenario.Routes) _path.Apply("ip route add " + r);
+        foreach (var rule in _scenario.Iptables)
+        {
+            var words = CommandLine.Split(rule);
+            if (words.Count > 0 && words[0] == "iptables") words.RemoveAt(0);
+            _path.Apply("iptables " + string.Join(' ', words.Select(Quote)));
+        }
+    }
+
+    private static string Quote(string w) => w.Length == 0 || w.Any(char.IsWhiteSpace) ? $"'{w}'" : w;
+
+    private void Advance(double seconds) => _now += (long)Math.Round(seconds * 1000);
+
+    private Verdict Send(in Packet p)
+    {
+        _path.AdvanceTo(_now);
+        return _path.Process(p);
+    }
+
+    private void RunFlow(ScenarioFlow flow)
+    {
+        var src = IPv4.Parse(flow.Src);
+        var dst = IPv4.Parse(flow.Dst);
+        bool peerAnswers = flow.Reply && _scenario.PeerAddresses.Contains(flow.Dst);
+        _now += FlowOverheadMs;
+        switch (flow.Proto)
+        {
+            case "udp":
+            {
+                var sport = flow.Sport > 0 ? (ushort)flow.Sport : Ephemeral();
+                var tuple = new FiveTuple(Protocol.Udp, src, dst, sport, (ushort)flow.Dport);
+                RequestReply(flow, tuple, peerAnswers);
+                break;
+            }
+            case "icmp":
+            {
+                var tuple = FiveTuple.Icmp(src, dst, FiveTuple.IcmpEchoRequest, 0, (ushort)flow.IcmpId);
+                RequestReply(flow, tuple, peerAnswers);
+                break;
+            }
+            default:
+                Tcp(flow, src, dst, peerAnswers);
+                break;
+        }
+        Advance(flow.Wait);
+    }
+
+    /// <summary>UDP or ICMP echo: each packet, its answer (when the peer answers), then the interval.</summary>
+    private void RequestReply(ScenarioFlow flow, FiveTuple tuple, bool peerAnswers)
+    {
+        int answered = 0;
+        for (int n = 0; n < flow.Packets; n++)
+        {
+            var v = Send(new Packet(tuple));
+            if (v.Kind != VerdictKind.Drop && peerAnswers)
+            {
+                _now += RoundTripMs;
+                Send(new Packet(v.Rewritten.Invert()));
+                answered++;
+            }
+            else Advance(flow.ReplyTimeout);
+            Advance(flow.Interval);
+        }
+        _outcomes.Add(new FlowOutcome(flow, tuple, $"replies={answered}/{flow.Packets}"));
+    }
+
+    private void Tcp(ScenarioFlow flow, IPv4 src, IPv4 dst, bool peerAnswers)
+    {
+        var sport = flow.Sport > 0 ? (ushort)flow.Sport : Ephemeral();
+        var tuple = new FiveTuple(Protocol.Tcp, src, dst, sport, (ushort)flow.Dport);
+        uint isn = _random.NextU32();
+        var syn = Send(new Packet(tuple, TcpFlags.Syn, isn));
+        if (syn.Kind == VerdictKind.Drop || !peerAnswers)
+        {
+            // No SYN-ACK: the client retransmits its SYN after 1 s and gives up at connect_timeout.
+            if (flow.ConnectTimeout > 1.0)
+            {
+                Advance(1.0);
+                Send(new Packet(tuple, TcpFlags.Syn, isn));
+                Advance(flow.ConnectTimeout - 1.0);
+            }
+            else Advance(flow.ConnectTimeout);
+            _outcomes.Add(new FlowOutcome(flow, tuple, "connect-timeout"));
+            return;
+        }
+        var replyTuple = syn.Rewritten.Invert();
+        uint serverIsn = _random.NextU32();
+        var peer = new TcpPeer { Original = tuple, ReplyTuple = replyTuple, ClientSeq = isn + 1, ServerSeq = serverIsn + 1, Open = true };
+        _now += RoundTripMs;
+        Send(new Packet(replyTuple, TcpFlags.Syn | TcpFlags.Ack, serverIsn));
+        Send(new Packet(tuple, TcpFlags.Ack, peer.ClientSeq));
+        _tcp[flow.Index] = peer;
+        _outcomes.Add(new FlowOutcome(flow, tuple, "connected"));
+        if (flow.Close != "none") Close(peer, flow.Close);
+    }
+
+    /// <summary>fin: client FIN, the server's FIN+ACK, the client's last ACK (TIME_WAIT). rst: the client's RST (CLOSE).</summary>
+    private void Close(TcpPeer peer, string how)
+    {
+        if (!peer.Open) return;
+        peer.Open = false;
+        _now += RoundTripMs;
+        if (how == "rst")
+        {
+            Send(new Packet(peer.Original, TcpFlags.Rst | TcpFlags.Ack, peer.ClientSeq));
+            return;
+        }
+        Send(new Packet(peer.Original, TcpFlags.Fin | TcpFlags.Ack, peer.ClientSeq));
+        _now += RoundTripMs;
+        Send(new Packet(peer.ReplyTuple, TcpFlags.Fin | TcpFlags.Ack, peer.ServerSeq));
+        Send(new Packet(peer.Original, TcpFlags.Ack, peer.ClientSeq + 1));
+    }
+
+    private void CloseLater(CloseStep step)
+    {
+        if (step.How is not ("fin" or "rst")) throw new ParseException($"close \"how\" must be fin or rst, not \"{step.How}\"", step.How);
+        var target = _outcomes.FirstOrDefault(o => o.Flow.Label == step.Flow)
+                     ?? (int.TryParse(step.Flow, out var idx) ? _outcomes.FirstOrDefault(o => o.Flow.Index == idx) : null)
+                     ?? throw new ParseException($"close names no earlier flow: \"{step.Flow}\"", step.Flow);
+        // UDP and ICMP sockets just close; a TCP connection sends its FIN or RST.
+        if (_tcp.TryGetValue(target.Flow.Index, out var peer)) Close(peer, step.How);
+    }
+
+    private void Exec(ExecStep x)
+    {
+        var cmd = x.Command;
+        if (cmd.Count == 0) throw new ParseException("exec needs a command", "exec");
+        if (x.Namespace == _scenario.Router && cmd[0] is "ip" or "iptables")
+        {
+            _path.AdvanceTo(_now);
+            _path.Apply(string.Join(' ', cmd.Select(Quote)));
+            _exec.Add(new ExecRecord(x.Namespace, cmd, true, ""));
+            return;
+        }
+        if (ReadOnly(cmd))
+        {
+            // A command that only reads (e.g. the timeout sysctls) changes nothing the simulation models.
+            var output = cmd.Any(c => c.Contains("nf_conntrack_") && c.Contains("timeout"))
+                ? string.Join('\n', _path.Timeouts.AsSysctlLines()) : "";
+            _exec.Add(new ExecRecord(x.Namespace, cmd, false, output));
+            return;
+        }
+        throw new ParseException($"scenario content not supported by the simulation: exec in {x.Namespace}: {string.Join(' ', cmd)}", cmd[0]);
+    }
+
+    private static bool ReadOnly(IReadOnlyList<string> cmd)
+    {
+        if (cmd[0] == "cat") return true;
+        if (cmd[0] is not ("sh" or "bash") || cmd.Count != 3 || cmd[1] != "-c") return false;
+        var script = cmd[2];
+        string[] writers = [">", "ip ", "iptables", "nft", "sysctl -w", "conntrack -D", "conntrack -F", "tc ", "rm ", "kill"];
+        return !writers.Any(script.Contains);
+    }
+
+    private ushort Ephemeral() => (ushort)(32768 + _random.NextU32() % (60999 - 32768 + 1));
+}
