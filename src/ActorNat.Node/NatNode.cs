@@ -1,0 +1,259 @@
+using System.Net;
+using ActorNat.Core;
+using ActorNat.Core.Engine;
+using ActorNat.Core.Nat;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace ActorNat.Node;
+
+/// <summary>A node's settings are unusable, or its configuration file has a bad line: the node does not start.</summary>
+public sealed class NodeStartupException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// One ActorNat node: Kestrel over HTTP/2 without TLS (h2c), NatService and AdminService, gRPC health and reflection.
+/// It speaks only to <see cref="INatBackend"/>: the in-process <see cref="LocalNatBackend"/> unless the caller
+/// registers another (the cluster backend) in <c>configureServices</c>.
+/// </summary>
+public sealed class NatNode : IAsyncDisposable
+{
+    public const string ListenerItem = "actornat.listener";
+    private readonly ListenOptions _grpc;
+    private readonly ListenOptions? _admin;
+
+    private NatNode(WebApplication app, NodeOptions options, ListenOptions grpc, ListenOptions? admin)
+    {
+        App = app;
+        Options = options;
+        _grpc = grpc;
+        _admin = admin;
+    }
+
+    public WebApplication App { get; }
+    public NodeOptions Options { get; }
+    public IServiceProvider Services => App.Services;
+    public INatBackend Backend => App.Services.GetRequiredService<INatBackend>();
+
+    /// <summary>The bound ingress URL (after start; the real port when 0 was asked for).</summary>
+    public string GrpcUrl => Url(_grpc);
+
+    /// <summary>The bound admin URL: the ingress URL when admin has no endpoint of its own.</summary>
+    public string AdminUrl => _admin is null ? GrpcUrl : Url(_admin);
+
+    private static string Url(ListenOptions l) => l.IPEndPoint is { } ep ? $"http://{(ep.Address.Equals(IPAddress.Any) ? "0.0.0.0" : ep.Address.ToString())}:{ep.Port}" : l.ToString() ?? "";
+
+    /// <summary>
+    /// Builds a node from configuration: appsettings.json (section "ActorNat"), environment variables
+    /// (ACTORNAT__GRPCENDPOINT, …), <paramref name="args"/>, then <paramref name="overrides"/> (keys like
+    /// "ActorNat:GrpcEndpoint"), each overriding the one before. Throws <see cref="NodeStartupException"/> on unusable settings.
+    /// </summary>
+    public static NatNode Create(string[]? args = null, IDictionary<string, string?>? overrides = null,
+        Action<IServiceCollection>? configureServices = null, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [] });
+        builder.Configuration.AddJsonFile("appsettings.json", optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        if (args is { Length: > 0 }) builder.Configuration.AddCommandLine(args);
+        if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        configureLogging?.Invoke(builder.Logging);
+
+        var options = new NodeOptions();
+        try
+        {
+            builder.Configuration.GetSection(NodeOptions.Section).Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new NodeStartupException($"bad node setting: {e.Message}", e);
+        }
+        Validate(options);
+
+        var grpcEp = ParseEndpoint(options.GrpcEndpoint, "grpc endpoint");
+        var adminEp = options.AdminEndpoint is { Length: > 0 } a ? ParseEndpoint(a, "admin endpoint") : null;
+        var adminExposed = adminEp ?? grpcEp;
+        if (!IPAddress.IsLoopback(adminExposed.Address) && string.IsNullOrEmpty(options.AdminToken))
+            throw new NodeStartupException(
+                $"refusing to start: the admin API would listen on {adminExposed} (beyond loopback) without an admin token; " +
+                "set --admin-token / ActorNat:AdminToken, or bind the admin endpoint to 127.0.0.1 (--admin 127.0.0.1:PORT)");
+
+        ListenOptions? grpcListen = null, adminListen = null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(grpcEp, lo =>
+            {
+                lo.Protocols = HttpProtocols.Http2;
+                Tag(lo, "ingress");
+                grpcListen = lo;
+            });
+            if (adminEp is not null)
+                k.Listen(adminEp, lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http2;
+                    Tag(lo, "admin");
+                    adminListen = lo;
+                });
+        });
+
+        var services = builder.Services;
+        configureServices?.Invoke(services);
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        services.AddSingleton<NodeInfo>();
+        if (options.Backend == "local")
+        {
+            var seed = options.RandomSeed != 0 ? options.RandomSeed : (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+            services.TryAddSingleton<INatBackend>(_ => new LocalNatBackend(new NatEngine(SystemClock.Instance, new SeededRandom(seed)), options.NodeName));
+        }
+        else if (!services.Any(d => d.ServiceType == typeof(INatBackend)))
+            throw new NodeStartupException($"backend \"{options.Backend}\" is not available in this build (the cluster backend is not implemented yet); use --backend local");
+
+        // Before Kestrel starts: a bad configuration line stops the node before it serves anything.
+        services.AddHostedService<ConfigFileLoader>();
+        services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        services.AddGrpc(g =>
+        {
+            g.EnableDetailedErrors = false;
+            g.Interceptors.Add<AdminEndpointInterceptor>();
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks().AddCheck("backend", () => HealthCheckResult.Healthy());
+
+        var app = builder.Build();
+        app.MapGrpcService<NatGrpcService>();
+        app.MapGrpcService<AdminGrpcService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        var node = new NatNode(app, options, grpcListen!, adminListen);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var info = app.Services.GetRequiredService<NodeInfo>();
+            info.GrpcUrl = node.GrpcUrl;
+            info.AdminUrl = node.AdminUrl;
+        });
+        return node;
+    }
+
+    private static void Tag(ListenOptions lo, string name) =>
+        lo.Use(next => ctx =>
+        {
+            ctx.Items[ListenerItem] = name;
+            return next(ctx);
+        });
+
+    private static void Validate(NodeOptions o)
+    {
+        if (o.MaxBatchSize < 1) throw new NodeStartupException($"bad MaxBatchSize={o.MaxBatchSize}: must be at least 1");
+        if (o.ListPageSize < 1) throw new NodeStartupException($"bad ListPageSize={o.ListPageSize}: must be at least 1");
+        if (string.IsNullOrWhiteSpace(o.NodeName)) throw new NodeStartupException("bad NodeName: empty");
+        if (o.Backend is not ("local" or "cluster")) throw new NodeStartupException($"bad Backend=\"{o.Backend}\": expected local or cluster");
+        if (o.Remoting is { Length: > 0 } r) ParseEndpoint(r, "remoting endpoint");
+        foreach (var s in o.Seeds) ParseEndpoint(s, "seed node");
+        if (!(o.Database.StartsWith("sqlite:", StringComparison.Ordinal) || o.Database.StartsWith("postgres://", StringComparison.Ordinal)
+              || o.Database.StartsWith("postgresql://", StringComparison.Ordinal)))
+            throw new NodeStartupException($"bad Database=\"{o.Database}\": expected sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB");
+    }
+
+    /// <summary>"host:port", "http://host:port" (host: an IPv4 address, localhost, or * for all interfaces).</summary>
+    public static IPEndPoint ParseEndpoint(string text, string what)
+    {
+        var t = text.Trim();
+        if (t.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            throw new NodeStartupException($"bad {what} \"{text}\": TLS is not supported yet; use http:// (h2c)");
+        if (t.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) t = t["http://".Length..].TrimEnd('/');
+        var colon = t.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(t.AsSpan(colon + 1), out var port) || port is < 0 or > 65535)
+            throw new NodeStartupException($"bad {what} \"{text}\": expected HOST:PORT with a port 0-65535");
+        var host = t[..colon];
+        IPAddress ip = host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" or "+" => IPAddress.Any,
+            _ when IPAddress.TryParse(host, out var parsed) => parsed,
+            _ => throw new NodeStartupException($"bad {what} \"{text}\": host \"{host}\" is not an IP address, localhost or *"),
+        };
+        return new IPEndPoint(ip, port);
+    }
+
+    public Task StartAsync(CancellationToken ct = default) => App.StartAsync(ct);
+    public Task StopAsync(CancellationToken ct = default) => App.StopAsync(ct);
+
+    /// <summary>Runs until SIGTERM/SIGINT or <paramref name="ct"/>, then stops gracefully.</summary>
+    public Task RunAsync(CancellationToken ct = default) => App.RunAsync(ct);
+
+    public ValueTask DisposeAsync() => App.DisposeAsync();
+}
+
+/// <summary>Applies the configuration file at start, before the node listens. A bad line is fatal and names its token.</summary>
+internal sealed class ConfigFileLoader(INatBackend backend, IOptions<NodeOptions> options, ILogger<ConfigFileLoader> log) : IHostedService
+{
+    public async Task StartAsync(CancellationToken ct)
+    {
+        var path = options.Value.ConfigFile;
+        if (string.IsNullOrEmpty(path)) return;
+        string[] lines;
+        try
+        {
+            lines = await File.ReadAllLinesAsync(path, ct);
+        }
+        catch (IOException e)
+        {
+            throw new NodeStartupException($"cannot read config file {path}: {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new NodeStartupException($"cannot read config file {path}: {e.Message}", e);
+        }
+        int applied = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length == 0 || line[0] == '#') continue;
+            try
+            {
+                await backend.ApplyConfigAsync(line, ct);
+                applied++;
+            }
+            catch (ParseException e)
+            {
+                throw new NodeStartupException($"{path}:{i + 1}: {e.Message} (wrong token: \"{e.Token}\") in: {line}", e);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException or KeyNotFoundException)
+            {
+                throw new NodeStartupException($"{path}:{i + 1}: {e.Message} in: {line}", e);
+            }
+        }
+        log.LogInformation("applied {Count} configuration lines from {Path}", applied, path);
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}
+
+/// <summary>When admin has an endpoint of its own, AdminService answers only there.</summary>
+internal sealed class AdminEndpointInterceptor(IOptions<NodeOptions> options) : Interceptor
+{
+    private const string AdminPrefix = "/actornat.v1.AdminService/";
+
+    private void Check(ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(options.Value.AdminEndpoint) || !context.Method.StartsWith(AdminPrefix, StringComparison.Ordinal)) return;
+        var items = context.GetHttpContext().Features.Get<IConnectionItemsFeature>()?.Items;
+        if (items is null || !items.TryGetValue(NatNode.ListenerItem, out var l) || (string?)l != "admin")
+            throw new RpcException(new Status(StatusCode.Unimplemented, "AdminService is served on the admin endpoint only"));
+    }
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, responseStream, context);
+    }
+}

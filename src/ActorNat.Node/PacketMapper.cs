@@ -1,0 +1,196 @@
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Engine;
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+using Grpc.Core;
+using Wire = ActorNat.Api.V1;
+
+namespace ActorNat.Node;
+
+/// <summary>Converts between the wire messages and Core's types, validating every field of a packet.</summary>
+public static class PacketMapper
+{
+    private const uint AllTcpFlags = 0x3f;
+
+    /// <summary>Throws <see cref="RpcException"/> INVALID_ARGUMENT naming the field (prefixed by <paramref name="path"/>) and its value.</summary>
+    public static Packet ToPacket(Wire.PacketMeta? m, string path = "packet")
+    {
+        if (m is null) throw Invalid(path, "missing");
+        var proto = m.Protocol switch
+        {
+            Wire.IpProtocol.Tcp => Protocol.Tcp,
+            Wire.IpProtocol.Udp => Protocol.Udp,
+            Wire.IpProtocol.Icmp => Protocol.Icmp,
+            Wire.IpProtocol.Unspecified => throw Invalid($"{path}.protocol", "unspecified", "expected tcp, udp or icmp"),
+            _ => throw Invalid($"{path}.protocol", ((int)m.Protocol).ToString(), "unknown protocol (expected tcp=6, udp=17 or icmp=1)"),
+        };
+        var src = Address(m.SrcAddress, $"{path}.src_address");
+        var dst = Address(m.DstAddress, $"{path}.dst_address");
+        if (m.PayloadLength > ushort.MaxValue) throw Invalid($"{path}.payload_length", m.PayloadLength.ToString(), "out of range 0-65535");
+
+        if (proto == Protocol.Icmp)
+        {
+            if (m.SrcPort != 0) throw Invalid($"{path}.src_port", m.SrcPort.ToString(), "ports are not allowed on icmp (use icmp_id)");
+            if (m.DstPort != 0) throw Invalid($"{path}.dst_port", m.DstPort.ToString(), "ports are not allowed on icmp (use icmp_type/icmp_code)");
+            if (m.TcpFlags != 0) throw Invalid($"{path}.tcp_flags", m.TcpFlags.ToString(), "tcp flags are not allowed on icmp");
+            if (m.TcpSeq != 0) throw Invalid($"{path}.tcp_seq", m.TcpSeq.ToString(), "tcp sequence is not allowed on icmp");
+            uint type = m.HasIcmpType ? m.IcmpType : FiveTuple.IcmpEchoRequest;
+            uint code = m.HasIcmpCode ? m.IcmpCode : 0;
+            uint id = m.HasIcmpId ? m.IcmpId : 0;
+            if (type > 255) throw Invalid($"{path}.icmp_type", type.ToString(), "out of range 0-255");
+            if (code > 255) throw Invalid($"{path}.icmp_code", code.ToString(), "out of range 0-255");
+            if (id > ushort.MaxValue) throw Invalid($"{path}.icmp_id", id.ToString(), "out of range 0-65535");
+            return new Packet(FiveTuple.Icmp(src, dst, (byte)type, (byte)code, (ushort)id), TcpFlags.None, 0, (ushort)m.PayloadLength);
+        }
+
+        var name = proto.Name();
+        if (m.HasIcmpType) throw Invalid($"{path}.icmp_type", m.IcmpType.ToString(), $"icmp fields are not allowed on {name}");
+        if (m.HasIcmpCode) throw Invalid($"{path}.icmp_code", m.IcmpCode.ToString(), $"icmp fields are not allowed on {name}");
+        if (m.HasIcmpId) throw Invalid($"{path}.icmp_id", m.IcmpId.ToString(), $"icmp fields are not allowed on {name}");
+        if (m.SrcPort > ushort.MaxValue) throw Invalid($"{path}.src_port", m.SrcPort.ToString(), "out of range 0-65535");
+        if (m.DstPort > ushort.MaxValue) throw Invalid($"{path}.dst_port", m.DstPort.ToString(), "out of range 0-65535");
+        if (proto != Protocol.Tcp)
+        {
+            if (m.TcpFlags != 0) throw Invalid($"{path}.tcp_flags", m.TcpFlags.ToString(), $"tcp flags are not allowed on {name}");
+            if (m.TcpSeq != 0) throw Invalid($"{path}.tcp_seq", m.TcpSeq.ToString(), $"tcp sequence is not allowed on {name}");
+        }
+        else if ((m.TcpFlags & ~AllTcpFlags) != 0)
+            throw Invalid($"{path}.tcp_flags", $"0x{m.TcpFlags:x}", "unknown flag bits (allowed: FIN SYN RST PSH ACK URG = 0x3f)");
+        var tuple = new FiveTuple(proto, src, dst, (ushort)m.SrcPort, (ushort)m.DstPort);
+        return new Packet(tuple, (TcpFlags)m.TcpFlags, m.TcpSeq, (ushort)m.PayloadLength);
+    }
+
+    private static IPv4 Address(string text, string field)
+    {
+        if (string.IsNullOrEmpty(text)) throw Invalid(field, "\"\"", "an IPv4 address is required");
+        if (!IPv4.TryParse(text, out var ip)) throw Invalid(field, $"\"{text}\"", "not a dotted-quad IPv4 address");
+        return ip;
+    }
+
+    public static RpcException Invalid(string field, string value, string? why = null) =>
+        new(new Status(StatusCode.InvalidArgument, $"invalid {field}={value}" + (why is null ? "" : $": {why}")),
+            new Metadata { { "field", field } });
+
+    public static Wire.IpProtocol ToApi(Protocol p) => p switch
+    {
+        Protocol.Tcp => Wire.IpProtocol.Tcp,
+        Protocol.Udp => Wire.IpProtocol.Udp,
+        Protocol.Icmp => Wire.IpProtocol.Icmp,
+        _ => (Wire.IpProtocol)(int)p,
+    };
+
+    public static Wire.Tuple ToApi(in FiveTuple t)
+    {
+        var m = new Wire.Tuple { Protocol = ToApi(t.Proto), SrcAddress = t.Src.ToString(), DstAddress = t.Dst.ToString() };
+        if (t.Proto == Protocol.Icmp) { m.IcmpType = t.IcmpType; m.IcmpCode = t.IcmpCode; m.IcmpId = t.IcmpId; }
+        else { m.SrcPort = t.SPort; m.DstPort = t.DPort; }
+        return m;
+    }
+
+    public static FiveTuple FromApi(Wire.Tuple t)
+    {
+        var proto = t.Protocol switch { Wire.IpProtocol.Icmp => Protocol.Icmp, Wire.IpProtocol.Tcp => Protocol.Tcp, _ => Protocol.Udp };
+        var src = IPv4.Parse(t.SrcAddress);
+        var dst = IPv4.Parse(t.DstAddress);
+        return proto == Protocol.Icmp
+            ? FiveTuple.Icmp(src, dst, (byte)t.IcmpType, (byte)t.IcmpCode, (ushort)t.IcmpId)
+            : new FiveTuple(proto, src, dst, (ushort)t.SrcPort, (ushort)t.DstPort);
+    }
+
+    /// <summary>
+    /// A verdict on the wire. Both tuples of the entry follow from the packet and the verdict without a lookup: on the
+    /// way out the reply tuple is the inverse of the rewritten packet; on the way back the original is the inverse of
+    /// the rewritten packet.
+    /// </summary>
+    public static Wire.Verdict ToApi(in Verdict v, in Packet packet, string idempotencyKey)
+    {
+        var m = new Wire.Verdict
+        {
+            Action = v.Kind switch
+            {
+                VerdictKind.Translate => Wire.VerdictAction.Translate,
+                VerdictKind.NoNat => Wire.VerdictAction.NoNat,
+                _ => Wire.VerdictAction.Drop,
+            },
+            Rewritten = ToApi(v.Rewritten),
+            DropReason = v.Kind == VerdictKind.Drop ? v.Reason.Name() : "",
+            ConntrackId = v.ConntrackId,
+            Direction = v.Direction == Direction.Reply ? Wire.PacketDirection.Reply : Wire.PacketDirection.Original,
+            Created = v.Created,
+            IdempotencyKey = idempotencyKey,
+        };
+        if (v.Kind != VerdictKind.Drop)
+        {
+            if (v.Direction == Direction.Original)
+            {
+                m.Original = ToApi(packet.Tuple);
+                m.Reply = ToApi(v.Rewritten.Invert());
+            }
+            else
+            {
+                m.Original = ToApi(v.Rewritten.Invert());
+                m.Reply = ToApi(packet.Tuple);
+            }
+        }
+        return m;
+    }
+
+    public static Wire.ConntrackEntry ToApi(ConntrackRecord r)
+    {
+        var e = r.Entry;
+        return new Wire.ConntrackEntry
+        {
+            Id = e.Id,
+            Original = ToApi(e.Original),
+            Reply = ToApi(e.Reply),
+            State = e.Original.Proto == Protocol.Tcp ? e.State.Tcp.Name() : "",
+            TimeoutSeconds = (ulong)Math.Max(0, r.TimeoutSeconds),
+            Unreplied = !e.State.Replied,
+            Assured = e.State.Assured,
+            Node = r.Node,
+            Line = r.Line,
+        };
+    }
+
+    /// <summary>Rebuilds an entry from the wire for <see cref="ConntrackFormatter"/>, which prints conntrack-tools' exact layout.</summary>
+    public static ConntrackEntry FromApi(Wire.ConntrackEntry m)
+    {
+        var original = FromApi(m.Original);
+        var state = new ConnState
+        {
+            Proto = original.Proto,
+            ExpiresMs = (long)m.TimeoutSeconds * 1000,
+            Status = (m.Unreplied ? ConnStatus.None : ConnStatus.SeenReply) | (m.Assured ? ConnStatus.Assured : ConnStatus.None),
+        };
+        if (original.Proto == Protocol.Tcp && TcpStateNames.TryParse(m.State, out var tcp)) state.Tcp = tcp;
+        return new ConntrackEntry { Id = m.Id, Original = original, Reply = FromApi(m.Reply), State = state };
+    }
+
+    /// <summary>A `conntrack -L` line from the wire (timeout as the node reported it).</summary>
+    public static string Format(Wire.ConntrackEntry m, bool withId = false) => ConntrackFormatter.Format(FromApi(m), 0, withId);
+
+    public static ConntrackFilter ToFilter(Wire.ConntrackFilter? f)
+    {
+        if (f is null) return ConntrackFilter.All;
+        Protocol? proto = f.Protocol switch
+        {
+            Wire.IpProtocol.Unspecified => null,
+            Wire.IpProtocol.Tcp => Protocol.Tcp,
+            Wire.IpProtocol.Udp => Protocol.Udp,
+            Wire.IpProtocol.Icmp => Protocol.Icmp,
+            _ => throw Invalid("filter.protocol", ((int)f.Protocol).ToString(), "unknown protocol"),
+        };
+        IPv4? src = string.IsNullOrEmpty(f.SrcAddress) ? null : Address(f.SrcAddress, "filter.src_address");
+        IPv4? dst = string.IsNullOrEmpty(f.DstAddress) ? null : Address(f.DstAddress, "filter.dst_address");
+        if (f.HasSrcPort && f.SrcPort > ushort.MaxValue) throw Invalid("filter.src_port", f.SrcPort.ToString(), "out of range 0-65535");
+        if (f.HasDstPort && f.DstPort > ushort.MaxValue) throw Invalid("filter.dst_port", f.DstPort.ToString(), "out of range 0-65535");
+        TcpState? state = null;
+        if (!string.IsNullOrEmpty(f.State))
+        {
+            if (!TcpStateNames.TryParse(f.State, out var s)) throw Invalid("filter.state", $"\"{f.State}\"", "unknown TCP state");
+            state = s;
+        }
+        return new ConntrackFilter(proto, src, dst,
+            f.HasSrcPort ? (ushort)f.SrcPort : null, f.HasDstPort ? (ushort)f.DstPort : null, state, f.HasId ? f.Id : null);
+    }
+}
