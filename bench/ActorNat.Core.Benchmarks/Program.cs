@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project bench/ActorNat.Core.Benchmarks -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(ActorNat.Core.Benchmarks.CoreBenchmarks).Assembly).Run(args);
