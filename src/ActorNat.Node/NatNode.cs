@@ -60,6 +60,12 @@ public sealed class NatNode : IAsyncDisposable
         builder.Configuration.AddEnvironmentVariables();
         if (args is { Length: > 0 }) builder.Configuration.AddCommandLine(args);
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        // Logs go to stderr: stdout carries what scripts read (the "node … grpc=URL" line).
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
 
         var options = new NodeOptions();

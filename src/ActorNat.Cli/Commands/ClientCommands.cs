@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace ActorNat.Cli.Commands;
+
+/// <summary>Registers the node and client commands (everything but `simulate`) on the root command.</summary>
+public static class ClientCommands
+{
+    public static void AddTo(RootCommand root)
+    {
+        root.Options.Add(GlobalOptions.Target);
+        root.Options.Add(GlobalOptions.Token);
+        root.Subcommands.Add(NodeCommand.Create());
+        root.Subcommands.Add(SendCommand.Create());
+        root.Subcommands.Add(ConntrackCommand.Create());
+        root.Subcommands.Add(ConfigCommands.Rule());
+        root.Subcommands.Add(ConfigCommands.Addr());
+        root.Subcommands.Add(ConfigCommands.Route());
+        root.Subcommands.Add(ClusterCommand.Create());
+    }
+}

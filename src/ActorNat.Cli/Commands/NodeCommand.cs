@@ -1,0 +1,98 @@
+using System.CommandLine;
+using ActorNat.Node;
+using Microsoft.Extensions.Hosting;
+
+namespace ActorNat.Cli.Commands;
+
+/// <summary>`actornat node`: hosts one node in this process until SIGTERM/SIGINT.</summary>
+public static class NodeCommand
+{
+    public static Command Create()
+    {
+        var grpc = new Option<string?>("--grpc") { Description = "Ingress endpoint HOST:PORT (NatService, health, reflection; also admin unless --admin). Default 127.0.0.1:50051; port 0 picks a free port.", HelpName = "HOST:PORT" };
+        var admin = new Option<string?>("--admin") { Description = "Separate admin endpoint HOST:PORT; AdminService is then served only there.", HelpName = "HOST:PORT" };
+        var adminToken = new Option<string?>("--admin-token") { Description = "Bearer token required by admin calls that change state. Required when admin listens beyond loopback.", HelpName = "TOKEN" };
+        var config = new Option<string?>("--config", "-c") { Description = "File of `ip addr|route|link …` and `iptables -t nat …` lines applied at start; a bad line stops the node.", HelpName = "FILE" };
+        var name = new Option<string?>("--name") { Description = "Node name shown in listings (default node1).", HelpName = "NAME" };
+        var randomSeed = new Option<ulong?>("--random-seed") { Description = "Seed of the port allocator's random source (default: from the clock).", HelpName = "N" };
+        var maxBatch = new Option<int?>("--max-batch") { Description = "Largest TranslateStream batch accepted (default 4096).", HelpName = "N" };
+        var backend = new Option<string?>("--backend") { Description = "local (one in-process engine, state in memory; the default) or cluster (once src/ActorNat.Cluster lands).", HelpName = "KIND" };
+        var remoting = new Option<string?>("--remoting") { Description = "Cluster backend: Akka remoting endpoint HOST:PORT. Accepted now, used once the cluster backend lands.", HelpName = "HOST:PORT" };
+        var seeds = new Option<string[]>("--seed-node") { Description = "Cluster backend: a seed node's remoting HOST:PORT (repeatable). Accepted now, used once the cluster backend lands.", HelpName = "HOST:PORT", AllowMultipleArgumentsPerToken = false };
+        var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:actornat.db) or postgres://USER:PASS@HOST:PORT/DB. Accepted now, used once the cluster backend lands.", HelpName = "URL" };
+        var shutdown = new Option<double?>("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight calls (default 30).", HelpName = "SECONDS" };
+
+        var cmd = new Command("node", """
+            Run one ActorNat node in this process (Kestrel, HTTP/2 without TLS) until SIGTERM or Ctrl+C.
+            Settings also come from appsettings.json (section "ActorNat") and environment variables (ACTORNAT__GRPCENDPOINT, ACTORNAT__ADMINTOKEN, …); flags win.
+            Prints "node NAME grpc=URL admin=URL" once it serves.
+
+            Example:
+              actornat node --grpc 127.0.0.1:50051 --config router.conf
+            """)
+        {
+            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var o = new Dictionary<string, string?>();
+            void Set(string key, string? value) { if (value is not null) o[$"{NodeOptions.Section}:{key}"] = value; }
+            Set(nameof(NodeOptions.GrpcEndpoint), parse.GetValue(grpc));
+            Set(nameof(NodeOptions.AdminEndpoint), parse.GetValue(admin));
+            Set(nameof(NodeOptions.AdminToken), parse.GetValue(adminToken));
+            Set(nameof(NodeOptions.ConfigFile), parse.GetValue(config));
+            Set(nameof(NodeOptions.NodeName), parse.GetValue(name));
+            Set(nameof(NodeOptions.RandomSeed), parse.GetValue(randomSeed)?.ToString());
+            Set(nameof(NodeOptions.MaxBatchSize), parse.GetValue(maxBatch)?.ToString());
+            Set(nameof(NodeOptions.Backend), parse.GetValue(backend));
+            Set(nameof(NodeOptions.Remoting), parse.GetValue(remoting));
+            Set(nameof(NodeOptions.Database), parse.GetValue(database));
+            if (parse.GetValue(shutdown) is { } s) Set(nameof(NodeOptions.ShutdownTimeout), TimeSpan.FromSeconds(s).ToString("c"));
+            var seedList = parse.GetValue(seeds) ?? [];
+            for (int i = 0; i < seedList.Length; i++) Set($"{nameof(NodeOptions.Seeds)}:{i}", seedList[i]);
+
+            var err = parse.InvocationConfiguration.Error;
+            var output = parse.InvocationConfiguration.Output;
+            NatNode node;
+            try
+            {
+                node = NatNode.Create([], o);
+            }
+            catch (NodeStartupException e)
+            {
+                await err.WriteLineAsync($"actornat node: {e.Message}");
+                return 2;
+            }
+            await using (node)
+            {
+                try
+                {
+                    await node.StartAsync(ct);
+                }
+                catch (NodeStartupException e)
+                {
+                    await err.WriteLineAsync($"actornat node: {e.Message}");
+                    return 2;
+                }
+                catch (IOException e)
+                {
+                    await err.WriteLineAsync($"actornat node: cannot listen: {e.Message}");
+                    return 2;
+                }
+                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}");
+                await output.FlushAsync(CancellationToken.None);
+                // The host stops on SIGTERM/SIGINT by itself; ct is System.CommandLine's view of the same signals.
+                try
+                {
+                    await node.App.WaitForShutdownAsync(ct);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                await node.StopAsync(CancellationToken.None);
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}
