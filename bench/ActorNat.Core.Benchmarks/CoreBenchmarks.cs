@@ -39,7 +39,7 @@ public class CoreBenchmarks
     {
         // New UDP flows with distinct client ports: the port is kept (the kernel anchor's case).
         _newFlows = Enumerable.Range(0, Flows).Select(i => new Packet(new FiveTuple(Protocol.Udp,
-            new IPv4(0xAC120000u + 2 + (uint)(i / 60000)), IPv4.Parse("192.0.2.53"), (ushort)(1024 + i % 60000), 53))).ToArray();
+            IPv4.Parse("172.18.0.2"), new IPv4(0xC0000201u + (uint)(i / 60000)), (ushort)(1024 + i % 60000), 53))).ToArray();
         // New flows that all share one client port towards one server: every one needs a search.
         _collidingFlows = Enumerable.Range(0, Flows).Select(i => new Packet(new FiveTuple(Protocol.Udp,
             new IPv4(0xAC120000u + 2 + (uint)i), IPv4.Parse("192.0.2.53"), 40000, (ushort)(1 + i % 16)))).ToArray();

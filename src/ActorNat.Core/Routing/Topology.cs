@@ -134,8 +134,10 @@ public sealed class Topology
     public static IPv4? SelectSourceAddress(NetInterface nic, IPv4 nextHop)
     {
         IPv4? first = null;
-        foreach (var a in nic.Addresses)
+        var addresses = nic.Addresses;
+        for (int i = 0; i < addresses.Count; i++) // indexed: no enumerator allocation on the new-flow path
         {
+            var a = addresses[i];
             if (a.Secondary) continue;
             if (a.Subnet.Contains(nextHop)) return a.Address;
             first ??= a.Address;
