@@ -16,5 +16,6 @@ public static class ClientCommands
         root.Subcommands.Add(ConfigCommands.Addr());
         root.Subcommands.Add(ConfigCommands.Route());
         root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(HealthCommand.Create());
     }
 }

@@ -50,6 +50,7 @@ internal sealed class ClientContext : IDisposable
 
     public string Target { get; }
     public Metadata Headers { get; }
+    public GrpcChannel Channel => _channel;
     public TextWriter Out { get; }
     public TextWriter Err { get; }
     public Wire.NatService.NatServiceClient Nat { get; }
