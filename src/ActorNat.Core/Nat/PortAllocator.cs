@@ -21,27 +21,50 @@ public static class PortAllocator
     public static Allocation Allocate<TSpace>(ref TSpace space, in FiveTuple original, in NatRange range,
         bool tcpSyn, uint synSeqEnd, IRandomSource random) where TSpace : ITupleSpace
     {
+        var first = KeepOrReuse(ref space, original, range);
+        return first.Succeeded ? first : Fresh(ref space, original, range, tcpSyn, synSeqEnd, random, first.Probes, first.Collisions);
+    }
+
+    /// <summary>
+    /// Step 1 (skipped with --random): the original tuple when it is already in range, else a live mapping of the same
+    /// client ip:port. Answers <see cref="AllocationKind.Exhausted"/> when neither applies or its tuple is taken.
+    /// The cluster runs this in the pool of the candidate's address, and <see cref="Fresh"/> in the pool of the hashed one.
+    /// </summary>
+    public static Allocation KeepOrReuse<TSpace>(ref TSpace space, in FiveTuple original, in NatRange range) where TSpace : ITupleSpace
+    {
         int probes = 0, collisions = 0;
         ushort key = original.Key;
-
-        if (!range.Random)
+        if (range.Random) return new Allocation(AllocationKind.Exhausted, default, 0, 0, 0, 0);
+        if (range.Contains(original.Src, key))
         {
-            if (range.Contains(original.Src, key))
-            {
-                probes++;
-                if (!space.IsTaken(ReplyFor(original, original.Src, key)))
-                    return new Allocation(AllocationKind.Identity, original.Src, key, probes, collisions, 0);
-                collisions++;
-            }
-            else if (space.TryFindBySource(original.Proto, original.Src, key, range, out var reuseIp, out var reusePort))
-            {
-                probes++;
-                if (!space.IsTaken(ReplyFor(original, reuseIp, reusePort)))
-                    return new Allocation(AllocationKind.Reused, reuseIp, reusePort, probes, collisions, 0);
-                collisions++;
-            }
+            probes++;
+            if (!space.IsTaken(ReplyFor(original, original.Src, key)))
+                return new Allocation(AllocationKind.Identity, original.Src, key, probes, collisions, 0);
+            collisions++;
         }
+        else if (space.TryFindBySource(original.Proto, original.Src, key, range, out var reuseIp, out var reusePort))
+        {
+            probes++;
+            if (!space.IsTaken(ReplyFor(original, reuseIp, reusePort)))
+                return new Allocation(AllocationKind.Reused, reuseIp, reusePort, probes, collisions, 0);
+            collisions++;
+        }
+        return new Allocation(AllocationKind.Exhausted, default, 0, probes, collisions, 0);
+    }
 
+    /// <summary>Where step 1 would look: the original source when in range, else the newest in-range mapping; null for none.</summary>
+    public static IPv4? KeepOrReuseAddress<TSpace>(ref TSpace space, in FiveTuple original, in NatRange range) where TSpace : ITupleSpace
+    {
+        if (range.Random) return null;
+        if (range.Contains(original.Src, original.Key)) return original.Src;
+        return space.TryFindBySource(original.Proto, original.Src, original.Key, range, out var ip, out _) ? ip : null;
+    }
+
+    /// <summary>Steps 2-4: the address by the SNAT hash, the port kept when in range and free, else the search.</summary>
+    public static Allocation Fresh<TSpace>(ref TSpace space, in FiveTuple original, in NatRange range,
+        bool tcpSyn, uint synSeqEnd, IRandomSource random, int probes = 0, int collisions = 0) where TSpace : ITupleSpace
+    {
+        ushort key = original.Key;
         var ip = SnatHash.Pick(range, original.Src, original.Dst);
 
         if (!range.Random)
