@@ -157,7 +157,24 @@ public sealed class NatEngine
         if (words.Count == 0) return;
         if (words[0] == "iptables" || words[0] == "-t") Apply(IptablesParser.Parse(words));
         else if (words[0] == "ip") Apply(IpCommandParser.Parse(words));
-        else throw new ParseException($"unknown command \"{words[0]}\" (expected iptables or ip)", words[0]);
+        else if (words[0] == "sysctl") ApplySysctl(words);
+        else throw new ParseException($"unknown command \"{words[0]}\" (expected iptables, ip or sysctl)", words[0]);
+    }
+
+    /// <summary>`sysctl -w KEY=VALUE`: the conntrack timeouts (net.netfilter.nf_conntrack_*timeout*) and promote_secondaries.</summary>
+    private void ApplySysctl(IReadOnlyList<string> words)
+    {
+        var assignment = words.Skip(1).Where(w => w != "-w" && w != "-q").ToList();
+        if (assignment.Count != 1 || assignment[0].Split('=') is not [var key, var value])
+            throw new ParseException("expected \"sysctl -w KEY=VALUE\"", words.Count > 1 ? words[^1] : words[0]);
+        key = key.Trim().Replace('/', '.');
+        if (key is "net.ipv4.conf.all.promote_secondaries" or "net.ipv4.conf.default.promote_secondaries")
+        {
+            Topology.PromoteSecondaries = value.Trim() == "1";
+            return;
+        }
+        if (!int.TryParse(value.Trim(), out var seconds)) throw new ParseException($"invalid value \"{value}\" for {key}", value);
+        Timeouts = Timeouts.With(key, seconds);
     }
 
     public int DestroyWhere(Func<ConntrackEntry, bool> predicate, DestroyReason reason)

@@ -138,3 +138,18 @@ public class EngineTests
         Assert.Contains((v.ConntrackId, DestroyReason.Expired), destroyed);
     }
 }
+
+public class SysctlTests
+{
+    [Fact]
+    public void Sysctl_lines_set_timeouts_and_name_what_is_wrong()
+    {
+        var nat = new NatEngine(new ManualClock(), new SeededRandom(1));
+        nat.Apply("sysctl -w net.netfilter.nf_conntrack_udp_timeout=10");
+        Assert.Equal(10, nat.Timeouts.Udp);
+        nat.Apply("sysctl -w net.ipv4.conf.all.promote_secondaries=1");
+        Assert.True(nat.Topology.PromoteSecondaries);
+        Assert.Equal("net.netfilter.nf_conntrack_bogus", Assert.Throws<ParseException>(() => nat.Apply("sysctl -w net.netfilter.nf_conntrack_bogus=1")).Token);
+        Assert.Equal("x", Assert.Throws<ParseException>(() => nat.Apply("sysctl -w net.netfilter.nf_conntrack_udp_timeout=x")).Token);
+    }
+}

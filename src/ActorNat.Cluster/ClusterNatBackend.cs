@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using ActorNat.Cluster.Messages;
+using ActorNat.Cluster.Routing;
+using ActorNat.Core;
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Engine;
+using ActorNat.Core.Net;
+using ActorNat.Core.Routing;
+using CorePacket = ActorNat.Core.Engine.Packet;
+using CoreVerdict = ActorNat.Core.Engine.Verdict;
+
+namespace ActorNat.Cluster;
+
+/// <summary>
+/// The gRPC host's view of the cluster. A packet goes in one hop to its conntrack entity, or, when it may be an
+/// answer (its destination is a NAT address), to the pool that owns that reply tuple, which passes it to the entry.
+/// Administration goes to the configuration entity, the pools (listings) and every node's router (counters).
+/// </summary>
+public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : INatBackend
+{
+    private TimeSpan Timeout => ctx.Options.AskTimeout;
+
+    public NatNodeContext Context => ctx;
+
+    public async ValueTask<CoreVerdict> TranslateAsync(CorePacket packet, CancellationToken ct = default)
+    {
+        var (target, message) = Route(packet);
+        var v = await target.Ask<Messages.Verdict>(message, Timeout, ct).ConfigureAwait(false);
+        return v.ToCore();
+    }
+
+    private (IActorRef, object) Route(in CorePacket packet)
+    {
+        var tuple = packet.Tuple;
+        var msg = packet.ToMsg();
+        return ctx.Config.Current.MayBeReply(tuple)
+            ? (ctx.PoolRegion, new PoolPacket { Pool = Keys.PoolOfReply(tuple, ctx.Options.PoolBuckets), Packet = msg })
+            : (ctx.ConntrackRegion, new EntityPacket { Original = msg.Tuple, Direction = 0, Packet = msg });
+    }
+
+    /// <summary>
+    /// Verdicts in packet order. Packets that share a server endpoint (both directions of one connection do) are
+    /// sent one after another; the others in parallel.
+    /// </summary>
+    public async ValueTask<CoreVerdict[]> TranslateBatchAsync(IReadOnlyList<CorePacket> packets, CancellationToken ct = default)
+    {
+        var verdicts = new CoreVerdict[packets.Count];
+        var chains = new Dictionary<(Protocol, uint, ushort), Task>();
+        var all = new Task[packets.Count];
+        var snapshot = ctx.Config.Current;
+        for (int i = 0; i < packets.Count; i++)
+        {
+            var p = packets[i];
+            var t = p.Tuple;
+            var server = snapshot.MayBeReply(t) ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
+            int index = i;
+            var before = chains.TryGetValue(server, out var prev) ? prev : Task.CompletedTask;
+            var task = Chain(before, p, index, verdicts, ct);
+            chains[server] = task;
+            all[i] = task;
+        }
+        await Task.WhenAll(all).ConfigureAwait(false);
+        return verdicts;
+    }
+
+    private async Task Chain(Task before, CorePacket p, int index, CoreVerdict[] verdicts, CancellationToken ct)
+    {
+        await before.ConfigureAwait(false);
+        verdicts[index] = await TranslateAsync(p, ct).ConfigureAwait(false);
+    }
+
+    public async Task ApplyConfigAsync(string line, CancellationToken ct = default)
+    {
+        var r = await ctx.ConfigRegion.Ask<ConfigResult>(new ApplyConfig { Line = line }, Timeout, ct).ConfigureAwait(false);
+        if (!r.Ok)
+        {
+            if (r.Token.Length > 0) throw new ParseException(r.Error, r.Token);
+            throw new InvalidOperationException(r.Error);
+        }
+        // Answer once this node decides with the new version, so the caller's next packet sees it.
+        var deadline = Stopwatch.StartNew();
+        ctx.Router.Tell(Tick.Instance);
+        while (ctx.Config.Current.Version < r.Version)
+        {
+            if (deadline.Elapsed > Timeout) throw new TimeoutException($"configuration version {r.Version} not applied on this node within {Timeout}");
+            await Task.Delay(5, ct).ConfigureAwait(false);
+        }
+        // Removing an address or downing a link destroys the entries masqueraded through it, in every pool.
+        var words = Core.Rules.CommandLine.Split(line);
+        if (words.Count > 0 && words[0] == "ip")
+        {
+            switch (IpCommandParser.Parse(words))
+            {
+                case AddressCommand { Add: false } a:
+                    await Broadcast(new DestroyMasqueraded { Interface = a.Device, Ip = a.Address.Value }, ct).ConfigureAwait(false);
+                    break;
+                case LinkCommand { Up: false } l:
+                    await Broadcast(new DestroyMasqueraded { Interface = l.Device }, ct).ConfigureAwait(false);
+                    break;
+            }
+        }
+    }
+
+    private async Task Broadcast(DestroyMasqueraded template, CancellationToken ct)
+    {
+        foreach (var pool in await PoolIds(ct).ConfigureAwait(false))
+        {
+            var m = template.Clone();
+            m.Pool = pool;
+            await ctx.PoolRegion.Ask<DestroyedCount>(m, Timeout, ct).ConfigureAwait(false);
+        }
+    }
+
+    public Task<ActorNat.Core.Engine.ConfigSnapshot> GetConfigAsync(CancellationToken ct = default) =>
+        Task.FromResult(LocalNatBackend.Snapshot(ctx.Config.Current.Engine));
+
+    public async Task<IReadOnlyList<ConntrackRecord>> ListAsync(ConntrackFilter filter, CancellationToken ct = default) =>
+        await Collect(filter, delete: false, ct).ConfigureAwait(false);
+
+    public async Task<int> DeleteAsync(ConntrackFilter filter, CancellationToken ct = default) =>
+        (await Collect(filter, delete: true, ct).ConfigureAwait(false)).Count;
+
+    public async Task<long> CountAsync(CancellationToken ct = default) =>
+        (await Collect(ConntrackFilter.All, delete: false, ct).ConfigureAwait(false)).Count;
+
+    private async Task<List<ConntrackRecord>> Collect(ConntrackFilter filter, bool delete, CancellationToken ct)
+    {
+        var msgFilter = filter.ToMsg();
+        var lists = await Task.WhenAll((await PoolIds(ct).ConfigureAwait(false)).Select(pool =>
+            ctx.PoolRegion.Ask<EntryList>(new ListEntries { Pool = pool, Filter = msgFilter, Delete = delete }, Timeout, ct))).ConfigureAwait(false);
+        var records = new List<ConntrackRecord>();
+        foreach (var list in lists)
+            foreach (var e in list.Entries)
+            {
+                var entry = e.ToCore();
+                if (entry.State.IsExpired(list.NowMs)) continue;
+                records.Add(new ConntrackRecord(entry, entry.State.RemainingSeconds(list.NowMs), e.Node));
+            }
+        return records;
+    }
+
+    /// <summary>The pools that exist: every node's pool region lists its own (pools are remembered, so all are awake).</summary>
+    public async Task<IReadOnlyList<string>> PoolIds(CancellationToken ct = default)
+    {
+        var members = Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
+        var states = await Task.WhenAll(members.Select(m =>
+            system.ActorSelection($"{m.Address}/system/sharding/pool").Ask<CurrentShardRegionState>(GetShardRegionState.Instance, Timeout, ct)))
+            .ConfigureAwait(false);
+        return states.SelectMany(s => s.Shards).SelectMany(s => s.EntityIds).Distinct().ToList();
+    }
+
+    public async Task<IReadOnlyList<(string Name, long Value)>> StatsAsync(CancellationToken ct = default)
+    {
+        var members = Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
+        var stats = await Task.WhenAll(members.Select(m =>
+            system.ActorSelection($"{m.Address}/user/{RouterActor.Name}").Ask<NodeStats>(new GetNodeStats(), Timeout, ct))).ConfigureAwait(false);
+        return stats.SelectMany(s => s.Counters).GroupBy(c => c.Name).Select(g => (g.Key, g.Sum(c => c.Value))).ToList();
+    }
+}

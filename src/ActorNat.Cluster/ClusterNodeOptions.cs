@@ -1,0 +1,32 @@
+namespace ActorNat.Cluster;
+
+/// <summary>How one node joins the cluster and where it keeps its state.</summary>
+public sealed record ClusterNodeOptions
+{
+    public string SystemName { get; init; } = "actornat";
+    public string NodeName { get; init; } = Environment.MachineName;
+    /// <summary>Akka remoting address; port 0 picks a free one.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+    public int Port { get; init; } = 0;
+    /// <summary>Seed nodes (akka.tcp://actornat@host:port); none: this node founds the cluster.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+    /// <summary>`memory`, `sqlite:PATH` (one node) or `postgres://user:password@host:port/database` (several).</summary>
+    public string Database { get; init; } = "sqlite:data/actornat.db";
+    /// <summary>About ten times the largest node count; never changed while the cluster lives.</summary>
+    public int Shards { get; init; } = 100;
+    public int PoolBuckets { get; init; } = 16;
+    public int SourceBuckets { get; init; } = 64;
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(300);
+    public TimeSpan AcceptableHeartbeatPause { get; init; } = TimeSpan.FromMilliseconds(1500);
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromMilliseconds(1000);
+    public TimeSpan GossipInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>An idle conntrack entity leaves memory after this; its state stays in the journal and its pool.</summary>
+    public TimeSpan PassivateIdle { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often pools check their holders' expiry.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public ulong Seed { get; init; } = (ulong)Random.Shared.NextInt64();
+    /// <summary>Serialize every message, also between local actors (tests: a message without a binding fails).</summary>
+    public bool SerializeMessages { get; init; }
+    public Akka.Event.LogLevel LogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
+}

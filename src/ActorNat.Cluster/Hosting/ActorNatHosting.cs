@@ -1,0 +1,158 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Akka.Persistence.Hosting;
+using Akka.Persistence.Sql.Hosting;
+using Akka.Remote.Hosting;
+using ActorNat.Cluster.Config;
+using ActorNat.Cluster.Conntrack;
+using ActorNat.Cluster.Messages;
+using ActorNat.Cluster.Pool;
+using ActorNat.Cluster.Routing;
+using ActorNat.Cluster.Serialization;
+using SqlJournalOptions = Akka.Persistence.Sql.Hosting.SqlJournalOptions;
+using SqlSnapshotOptions = Akka.Persistence.Sql.Hosting.SqlSnapshotOptions;
+
+namespace ActorNat.Cluster.Hosting;
+
+public sealed class ConntrackRegionKey;
+public sealed class PoolRegionKey;
+public sealed class SourceRegionKey;
+public sealed class ConfigRegionKey;
+public sealed class RouterKey;
+
+/// <summary>
+/// ActorNat's actor system, wired with Akka.Hosting builders only: protobuf serialization, the journal (memory, SQLite
+/// or PostgreSQL, sharding's own tables), remoting, the cluster with keep-majority split brain resolution and a tuned
+/// failure detector, the four shard regions and the router.
+/// </summary>
+public static class ActorNatHosting
+{
+    public const string Role = "nat";
+
+    public static AkkaConfigurationBuilder WithActorNat(this AkkaConfigurationBuilder b, NatNodeContext ctx)
+    {
+        var o = ctx.Options;
+        b.ConfigureLoggers(l => l.LogLevel = o.LogLevel);
+        b.WithCustomSerializer("actornat", [typeof(IClusterMessage)], sys => new ClusterSerializer(sys));
+        if (o.SerializeMessages)
+            b.AddHocon("akka.actor.serialize-messages = on\nakka.actor.serialize-creators = off", HoconAddMode.Prepend);
+
+        var db = Database.Parse(o.Database);
+        var shardOptions = new ShardOptions
+        {
+            Role = Role,
+            StateStoreMode = StateStoreMode.DData,
+            RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
+            HandOffStopMessage = StopEntity.Instance,
+        };
+        if (db.Kind == "memory")
+        {
+            b.WithInMemoryJournal().WithInMemorySnapshotStore();
+            shardOptions.JournalPluginId = "akka.persistence.journal.inmem";
+            shardOptions.SnapshotPluginId = "akka.persistence.snapshot-store.inmem";
+        }
+        else
+        {
+            db.Prepare();
+            b.WithSqlPersistence(db.ConnectionString, db.ProviderName, PersistenceMode.Both, autoInitialize: true);
+            // Group commit: the journal writes what many entities persisted in one batch per round trip.
+            b.AddHocon("""
+                akka.persistence.journal.sql.batch-size = 200
+                akka.persistence.journal.sql.parallelism = 4
+                akka.persistence.journal.sql.buffer-size = 20000
+                """, HoconAddMode.Prepend);
+            // Sharding's remember-entities journal lives in its own tables.
+            var shardJournal = new SqlJournalOptions(isDefaultPlugin: false, identifier: "sharding")
+            {
+                ConnectionString = db.ConnectionString, ProviderName = db.ProviderName, AutoInitialize = true,
+                DatabaseOptions = new JournalDatabaseOptions(DatabaseMapping.Default)
+                {
+                    JournalTable = new JournalTableOptions { TableName = "sharding_journal" },
+                    MetadataTable = new MetadataTableOptions { TableName = "sharding_metadata" },
+                    TagTable = new TagTableOptions { TableName = "sharding_tags" },
+                },
+            };
+            var shardSnapshots = new SqlSnapshotOptions(isDefaultPlugin: false, identifier: "sharding")
+            {
+                ConnectionString = db.ConnectionString, ProviderName = db.ProviderName, AutoInitialize = true,
+                DatabaseOptions = new SnapshotDatabaseOptions(DatabaseMapping.Default)
+                {
+                    SnapshotTable = new SnapshotTableOptions { TableName = "sharding_snapshot" },
+                },
+            };
+            b.WithSqlPersistence(journalOptions: shardJournal, snapshotOptions: shardSnapshots);
+            shardOptions.JournalPluginId = shardJournal.PluginId;
+            shardOptions.SnapshotPluginId = shardSnapshots.PluginId;
+        }
+
+        b.WithRemoting(new RemoteOptions { HostName = o.Host, Port = o.Port });
+        b.WithClustering(new ClusterOptions
+        {
+            SeedNodes = o.Seeds.ToArray(),
+            Roles = [Role],
+            SplitBrainResolver = new KeepMajorityOption { Role = Role },
+            FailureDetector = new PhiAccrualFailureDetectorOptions
+            {
+                HeartbeatInterval = o.HeartbeatInterval,
+                AcceptableHeartbeatPause = o.AcceptableHeartbeatPause,
+                UnreachableNodesReaperInterval = o.GossipInterval,
+            },
+        });
+        // No builder exists for these: failover time is detection + stable-after + removal margin (0 here, since
+        // keep-majority already waits stable-after before downing).
+        b.AddHocon($$"""
+            akka.cluster.split-brain-resolver.stable-after = {{(int)o.StableAfter.TotalMilliseconds}}ms
+            akka.cluster.down-removal-margin = 0s
+            akka.cluster.gossip-interval = {{(int)o.GossipInterval.TotalMilliseconds}}ms
+            akka.cluster.leader-actions-interval = {{(int)o.GossipInterval.TotalMilliseconds}}ms
+            akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 10
+            akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
+            akka.cluster.sharding.entity-recovery-strategy = constant
+            akka.cluster.sharding.buffer-size = 100000
+            akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
+            akka.coordinated-shutdown.exit-clr = off
+            """, HoconAddMode.Prepend);
+
+        int shards = o.Shards;
+        var conntrackExtractor = HashCodeMessageExtractor.Create(shards,
+            m => m is IConntrackMessage c ? Keys.Conntrack(c.Original.ToCore()) : null!, m => m);
+        var poolExtractor = HashCodeMessageExtractor.Create(shards, m => m is IPoolMessage p ? p.Pool : null!, m => m);
+        var sourceExtractor = HashCodeMessageExtractor.Create(shards, m => m is ISourceMessage s ? s.Bucket : null!, m => m);
+        var configExtractor = HashCodeMessageExtractor.Create(shards, m => m is IConfigMessage ? "config" : null!, m => m);
+
+        b.WithShardRegion<ConntrackRegionKey>("conntrack", id => ConntrackEntity.Props(ctx, id), conntrackExtractor,
+            Copy(shardOptions, s => s.PassivateIdleEntityAfter = o.PassivateIdle));
+        b.WithShardRegion<PoolRegionKey>("pool", id => PortPoolEntity.Props(ctx, id), poolExtractor,
+            Copy(shardOptions, s => s.RememberEntities = true));
+        b.WithShardRegion<SourceRegionKey>("source", _ => SourceIndexEntity.Props(ctx), sourceExtractor, Copy(shardOptions, _ => { }));
+        b.WithShardRegion<ConfigRegionKey>("config", _ => ConfigEntity.Props(), configExtractor, Copy(shardOptions, _ => { }));
+
+        b.WithActors((system, registry) =>
+        {
+            ctx.ConntrackRegion = registry.Get<ConntrackRegionKey>();
+            ctx.PoolRegion = registry.Get<PoolRegionKey>();
+            ctx.SourceRegion = registry.Get<SourceRegionKey>();
+            ctx.ConfigRegion = registry.Get<ConfigRegionKey>();
+            ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
+            ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
+            registry.Register<RouterKey>(ctx.Router);
+        });
+        if (o.Seeds.Count == 0)
+            b.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+        return b;
+    }
+
+    private static ShardOptions Copy(ShardOptions o, Action<ShardOptions> change)
+    {
+        var c = new ShardOptions
+        {
+            Role = o.Role, StateStoreMode = o.StateStoreMode, RememberEntitiesStore = o.RememberEntitiesStore,
+            HandOffStopMessage = o.HandOffStopMessage, JournalPluginId = o.JournalPluginId, SnapshotPluginId = o.SnapshotPluginId,
+        };
+        change(c);
+        return c;
+    }
+}

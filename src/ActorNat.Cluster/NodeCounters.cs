@@ -1,0 +1,17 @@
+namespace ActorNat.Cluster;
+
+/// <summary>This node's `conntrack -S` counters and verdict counts, updated by its actors without locks.</summary>
+public sealed class NodeCounters
+{
+    public long Found, Invalid, Insert, InsertFailed, Drop, EarlyDrop, Error, SearchRestart, ClashResolve, ChainTooLong;
+    public long Translated, Untranslated, Dropped, Destroyed;
+
+    public IReadOnlyList<(string Name, long Value)> All() =>
+    [
+        ("found", Interlocked.Read(ref Found)), ("invalid", Interlocked.Read(ref Invalid)), ("insert", Interlocked.Read(ref Insert)),
+        ("insert_failed", Interlocked.Read(ref InsertFailed)), ("drop", Interlocked.Read(ref Drop)),
+        ("early_drop", Interlocked.Read(ref EarlyDrop)), ("error", Interlocked.Read(ref Error)),
+        ("search_restart", Interlocked.Read(ref SearchRestart)), ("clash_resolve", Interlocked.Read(ref ClashResolve)),
+        ("chaintoolong", Interlocked.Read(ref ChainTooLong)),
+    ];
+}

@@ -1,0 +1,293 @@
+using Akka.Actor;
+using Akka.Persistence;
+using ActorNat.Cluster.Messages;
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+
+namespace ActorNat.Cluster.Pool;
+
+/// <summary>
+/// One NAT address's share of the reply-tuple space (one bucket of server endpoints): it runs Core's
+/// <see cref="PortAllocator"/> over the tuples it holds, makes each reservation durable before answering, finds the
+/// entry of an answer packet (the reply-tuple index), and owns the expiry timers of its holders, so idle conntrack
+/// entities need not stay in memory. Remembered: after a node's loss it comes back by itself and keeps expiring.
+/// </summary>
+public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
+{
+    private const int SnapshotEvery = 1000;
+    private static readonly long ExpireRetryMs = 5000;
+
+    private readonly NatNodeContext _ctx;
+    private readonly string _id;
+    private readonly IPv4 _ip;
+    private readonly SeededRandom _random;
+    private readonly Dictionary<FiveTuple, Holder> _holders = [];
+    private readonly Dictionary<FiveTuple, FiveTuple> _byOriginal = [];
+    private readonly PriorityQueue<FiveTuple, long> _expiry = new();
+    private int _sinceSnapshot;
+
+    /// <summary>The pool's copy of an entry, and when it next asks the entity whether its time ran out.</summary>
+    private struct Holder
+    {
+        public ConntrackEntry Entry;
+        public long CheckAtMs;
+    }
+
+    public PortPoolEntity(NatNodeContext ctx, string id)
+    {
+        _ctx = ctx;
+        _id = id;
+        _ip = Keys.PoolAddress(id);
+        _random = new SeededRandom(ctx.Options.Seed ^ SnatHash.JHash2((uint)id.GetHashCode(), (uint)id.Length, 0, 0, 7));
+
+        Recover<SnapshotOffer>(o =>
+        {
+            if (o.Snapshot is EntryList list)
+                foreach (var e in list.Entries) Hold(e.ToCore());
+        });
+        Recover<Reserved>(r => Hold(new ConntrackEntry
+        {
+            Id = r.ConntrackId, Original = r.Original.ToCore(), Reply = r.Reply.ToCore(), State = r.State.ToCore(),
+            MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
+        }));
+        Recover<Released>(r => Drop(r.Reply.ToCore()));
+        Recover<RecoveryCompleted>(_ => OnRecovered());
+
+        Command<Allocate>(OnAllocate);
+        Command<PoolPacket>(OnPacket);
+        Command<HolderUpdate>(OnUpdate);
+        Command<Release>(r =>
+        {
+            var reply = r.Reply.ToCore();
+            if (_holders.TryGetValue(reply, out var h) && h.Entry.Id == r.ConntrackId) Free(reply);
+        });
+        Command<EntryGone>(g =>
+        {
+            if (_byOriginal.TryGetValue(g.Original.ToCore(), out var reply)) Free(reply);
+        });
+        Command<ListEntries>(OnList);
+        Command<DestroyMasqueraded>(OnDestroyMasqueraded);
+        Command<Tick>(_ => Sweep());
+        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        Command<SaveSnapshotFailure>(_ => { });
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(_ => { });
+        Command<StopEntity>(_ => Context.Stop(Self));
+    }
+
+    public override string PersistenceId => "pool-" + _id;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, true);
+        base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, false);
+        base.PostStop();
+    }
+
+    private void OnRecovered()
+    {
+        // Rebuild the (volatile) bysource index from what this pool holds.
+        foreach (var h in _holders.Values) RegisterSource(h.Entry);
+        Timers.StartPeriodicTimer("sweep", Tick.Instance, _ctx.Options.SweepInterval);
+    }
+
+    private void OnAllocate(Allocate m)
+    {
+        var original = m.Original.ToCore();
+        var range = m.Range.ToCore();
+        var space = new PoolSpace(this, m.Candidates);
+        Allocation a;
+        switch (m.Phase)
+        {
+            case 1:
+                a = PortAllocator.KeepOrReuse(ref space, original, range);
+                if (!a.Succeeded)
+                {
+                    var next = m.Clone();
+                    next.Phase = 2;
+                    next.Pool = Keys.PoolFor(original, SnatHash.Pick(range, original.Src, original.Dst), _ctx.Options.PoolBuckets);
+                    _ctx.PoolRegion.Forward(next);
+                    return;
+                }
+                break;
+            case 2:
+                a = PortAllocator.Fresh(ref space, original, range, m.TcpSyn, m.SynSeqEnd, _random);
+                break;
+            default:
+                a = PortAllocator.Allocate(ref space, original, range, m.TcpSyn, m.SynSeqEnd, _random);
+                break;
+        }
+        if (!a.Succeeded || a.Ip != _ip)
+        {
+            Sender.Tell(new Allocated { Ok = false, Collisions = a.Collisions });
+            return;
+        }
+        var state = m.State.ToCore();
+        if (a.Ip != original.Src || a.Port != original.Key) state.Status |= ConnStatus.SrcNat;
+        var entry = new ConntrackEntry
+        {
+            Id = m.ConntrackId, Original = original, Reply = PortAllocator.ReplyFor(original, a.Ip, a.Port), State = state,
+            MasqueradeInterface = m.MasqueradeInterface.Length == 0 ? null : m.MasqueradeInterface,
+        };
+        Hold(entry); // taken at once, so allocations behind this one see it before the write completes
+        var answer = new Allocated { Ok = true, Ip = a.Ip.Value, Port = a.Port, Kind = (uint)a.Kind, Collisions = a.Collisions };
+        PersistAsync(new Reserved
+        {
+            Original = m.Original, Reply = entry.Reply.ToMsg(), State = state.ToMsg(), ConntrackId = m.ConntrackId,
+            MasqueradeInterface = m.MasqueradeInterface,
+        }, _ =>
+        {
+            Sender.Tell(answer); // acknowledged only once durable
+            MaybeSnapshot();
+        });
+    }
+
+    private void OnPacket(PoolPacket m)
+    {
+        var tuple = m.Packet.Tuple.ToCore();
+        _ctx.ConntrackRegion.Forward(_holders.TryGetValue(tuple, out var h)
+            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet }
+            : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet });
+    }
+
+    private void OnUpdate(HolderUpdate m)
+    {
+        var reply = m.Reply.ToCore();
+        if (!_holders.TryGetValue(reply, out var h)) return;
+        h.Entry.State = m.State.ToCore();
+        h.CheckAtMs = h.Entry.State.ExpiresMs;
+        _holders[reply] = h;
+        _expiry.Enqueue(reply, h.CheckAtMs);
+    }
+
+    private void OnList(ListEntries m)
+    {
+        var filter = m.Filter.ToCore();
+        var list = new EntryList { NowMs = _ctx.Clock.NowMs };
+        foreach (var h in _holders.Values.ToList())
+        {
+            if (!filter.Matches(h.Entry)) continue;
+            list.Entries.Add(ToMsg(h.Entry));
+            if (m.Delete) Evict(h.Entry, DestroyReason.Deleted);
+        }
+        Sender.Tell(list);
+    }
+
+    private void OnDestroyMasqueraded(DestroyMasqueraded m)
+    {
+        int n = 0;
+        var reason = m.HasIp ? DestroyReason.AddressRemoved : DestroyReason.InterfaceDown;
+        foreach (var h in _holders.Values.ToList())
+        {
+            if (h.Entry.MasqueradeInterface != m.Interface || (m.HasIp && h.Entry.NatIp.Value != m.Ip)) continue;
+            Evict(h.Entry, reason);
+            n++;
+        }
+        Sender.Tell(new DestroyedCount { Count = n });
+    }
+
+    /// <summary>Asks the entities whose time may have run out; they answer with a later expiry or go.</summary>
+    private void Sweep()
+    {
+        var now = _ctx.Clock.NowMs;
+        while (_expiry.TryPeek(out var reply, out var at) && at <= now)
+        {
+            _expiry.Dequeue();
+            if (!_holders.TryGetValue(reply, out var h) || h.CheckAtMs != at) continue; // a stale queue entry
+            h.CheckAtMs = now + ExpireRetryMs;
+            _holders[reply] = h;
+            _expiry.Enqueue(reply, h.CheckAtMs);
+            _ctx.ConntrackRegion.Tell(new Expire { Original = h.Entry.Original.ToMsg() }, Self);
+        }
+    }
+
+    private void Evict(in ConntrackEntry e, DestroyReason reason)
+    {
+        _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
+        Free(e.Reply);
+    }
+
+    private void Free(FiveTuple reply)
+    {
+        if (!_holders.ContainsKey(reply)) return;
+        Drop(reply);
+        PersistAsync(new Released { Reply = reply.ToMsg() }, _ => MaybeSnapshot());
+    }
+
+    private void Hold(in ConntrackEntry e)
+    {
+        _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs };
+        _byOriginal[e.Original] = e.Reply;
+        _expiry.Enqueue(e.Reply, e.State.ExpiresMs);
+    }
+
+    private void Drop(FiveTuple reply)
+    {
+        if (_holders.Remove(reply, out var h)) _byOriginal.Remove(h.Entry.Original);
+    }
+
+    private void MaybeSnapshot()
+    {
+        if (++_sinceSnapshot < SnapshotEvery) return;
+        _sinceSnapshot = 0;
+        var list = new EntryList { NowMs = _ctx.Clock.NowMs };
+        foreach (var h in _holders.Values) list.Entries.Add(ToMsg(h.Entry));
+        SaveSnapshot(list);
+    }
+
+    private Entry ToMsg(in ConntrackEntry e) => new()
+    {
+        Id = e.Id, Original = e.Original.ToMsg(), Reply = e.Reply.ToMsg(), State = e.State.ToMsg(),
+        MasqueradeInterface = e.MasqueradeInterface ?? "", Node = _ctx.NodeName,
+    };
+
+    private void RegisterSource(in ConntrackEntry e) =>
+        _ctx.SourceRegion.Tell(new RegisterSource
+        {
+            Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),
+            Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key,
+            Mapping = new SourceMapping { Ip = e.NatIp.Value, Port = e.NatPort, ConntrackId = e.Id },
+        });
+
+    /// <summary>The allocator's view of this pool: its holders, and the bysource candidates the index attached.</summary>
+    private readonly struct PoolSpace(PortPoolEntity pool, IReadOnlyList<SourceMapping> candidates) : ITupleSpace
+    {
+        public bool IsTaken(in FiveTuple tuple) =>
+            tuple.Dst != pool._ip || pool._holders.ContainsKey(tuple); // never hand out a tuple another pool owns
+
+        public bool TryEvictForSyn(in FiveTuple reply, uint synSeqEnd)
+        {
+            if (!pool._holders.TryGetValue(reply, out var h)) return false;
+            var s = h.Entry.State;
+            if (s.Proto != Protocol.Tcp || s.Tcp is not (TcpState.TimeWait or TcpState.Close)) return false;
+            if ((s.Status & ConnStatus.SrcNat) == 0 || (int)(synSeqEnd - s.OrigSeqEnd) <= 0) return false;
+            pool.Evict(h.Entry, DestroyReason.Evicted);
+            return true;
+        }
+
+        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort)
+        {
+            foreach (var c in candidates)
+            {
+                var ip = new IPv4(c.Ip);
+                if (!range.Contains(ip, (ushort)c.Port)) continue;
+                natIp = ip;
+                natPort = (ushort)c.Port;
+                return true;
+            }
+            natIp = default;
+            natPort = 0;
+            return false;
+        }
+    }
+
+    public static Props Props(NatNodeContext ctx, string id) => Akka.Actor.Props.Create(() => new PortPoolEntity(ctx, id));
+}

@@ -1,0 +1,74 @@
+using Akka.Actor;
+using ActorNat.Cluster.Messages;
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+
+namespace ActorNat.Cluster.Pool;
+
+/// <summary>
+/// The kernel's bysource table for one bucket of client ip:ports: the live mappings of each, newest first. It attaches
+/// them to an allocation and sends it to the pool that must decide step 1 (the candidate's address) or, with none,
+/// to the pool of the hashed address. Volatile: pools re-register what they hold when they recover.
+/// </summary>
+public sealed class SourceIndexEntity : ReceiveActor
+{
+    private const int MaxMappingsPerSource = 16;
+    private readonly Dictionary<(uint Proto, uint Client, uint Port), List<SourceMapping>> _map = [];
+
+    public SourceIndexEntity(NatNodeContext ctx)
+    {
+        Receive<LookupThenAllocate>(m =>
+        {
+            var alloc = m.Allocate.Clone();
+            var original = alloc.Original.ToCore();
+            var range = alloc.Range.ToCore();
+            if (!range.Random && _map.TryGetValue((alloc.Original.Proto, alloc.Original.Src, original.Key), out var list))
+                alloc.Candidates.AddRange(list);
+            var space = new Candidates(alloc.Candidates);
+            var step1 = PortAllocator.KeepOrReuseAddress(ref space, original, range);
+            var hashed = SnatHash.Pick(range, original.Src, original.Dst);
+            bool elsewhere = step1 is { } ip && ip != hashed;
+            alloc.Phase = elsewhere ? 1u : 0u;
+            alloc.Pool = Keys.PoolFor(original, elsewhere ? step1!.Value : hashed, ctx.Options.PoolBuckets);
+            ctx.PoolRegion.Forward(alloc);
+        });
+        Receive<RegisterSource>(m =>
+        {
+            var key = (m.Proto, m.Client, m.ClientPort);
+            if (!_map.TryGetValue(key, out var list)) _map[key] = list = [];
+            list.RemoveAll(x => x.ConntrackId == m.Mapping.ConntrackId);
+            list.Insert(0, m.Mapping);
+            if (list.Count > MaxMappingsPerSource) list.RemoveAt(list.Count - 1);
+        });
+        Receive<UnregisterSource>(m =>
+        {
+            var key = (m.Proto, m.Client, m.ClientPort);
+            if (_map.TryGetValue(key, out var list) && list.RemoveAll(x => x.ConntrackId == m.ConntrackId) > 0 && list.Count == 0)
+                _map.Remove(key);
+        });
+        Receive<StopEntity>(_ => Context.Stop(Self));
+    }
+
+    /// <summary>Only the bysource part of a tuple space: where step 1 would look.</summary>
+    private readonly struct Candidates(IReadOnlyList<SourceMapping> list) : ITupleSpace
+    {
+        public bool IsTaken(in FiveTuple tuple) => false;
+        public bool TryEvictForSyn(in FiveTuple reply, uint synSeqEnd) => false;
+
+        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort)
+        {
+            foreach (var c in list)
+            {
+                if (!range.Contains(new IPv4(c.Ip), (ushort)c.Port)) continue;
+                natIp = new IPv4(c.Ip);
+                natPort = (ushort)c.Port;
+                return true;
+            }
+            natIp = default;
+            natPort = 0;
+            return false;
+        }
+    }
+
+    public static Props Props(NatNodeContext ctx) => Akka.Actor.Props.Create(() => new SourceIndexEntity(ctx));
+}

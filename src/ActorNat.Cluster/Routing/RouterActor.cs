@@ -1,0 +1,59 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using ActorNat.Cluster.Config;
+using ActorNat.Cluster.Messages;
+
+namespace ActorNat.Cluster.Routing;
+
+/// <summary>
+/// The router of one node: it keeps the node's <see cref="ConfigVersion"/> (routes, rules, source-address choice)
+/// up to date from the configuration entity, so that every decision on this node is made from one consistent
+/// version. A changed configuration applies to connections that start after it; existing ones keep their mapping.
+/// </summary>
+public sealed class RouterActor : ReceiveActor, IWithTimers
+{
+    public const string Name = "actornat-router";
+    private readonly NatNodeContext _ctx;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public RouterActor(NatNodeContext ctx)
+    {
+        _ctx = ctx;
+        Receive<ConfigState>(OnState);
+        Receive<Tick>(_ => _ctx.ConfigRegion.Tell(new GetConfig(), Self));
+        Receive<SubscribeAck>(_ => { });
+        Receive<GetNodeStats>(_ =>
+        {
+            var stats = new NodeStats { Node = _ctx.NodeName };
+            foreach (var (name, value) in _ctx.Counters.All()) stats.Counters.Add(new Counter { Name = name, Value = value });
+            Sender.Tell(stats);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(ConfigEntity.Topic, Self));
+        Self.Tell(Tick.Instance);
+        Timers.StartPeriodicTimer("poll", Tick.Instance, TimeSpan.FromSeconds(2));
+    }
+
+    private void OnState(ConfigState s)
+    {
+        if (s.Version <= _ctx.Config.Current.Version) return;
+        try
+        {
+            var snapshot = new ConfigVersion(s.Version, s.Lines.ToList());
+            _ctx.Timeouts = snapshot.Engine.Timeouts;
+            _ctx.Config.Publish(snapshot);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "configuration version {0} could not be applied on this node", s.Version);
+        }
+    }
+
+    public static Props Props(NatNodeContext ctx) => Akka.Actor.Props.Create(() => new RouterActor(ctx));
+}
