@@ -13,11 +13,22 @@ public static class SimulateCommand
         var lines = new Option<bool>("--lines") { Description = "Print the `conntrack -L` lines of the final table instead of JSON." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random source (port search starts, ISNs).", DefaultValueFactory = _ => 1 };
         var pretty = new Option<bool>("--pretty") { Description = "Indent the JSON." };
+        var maxWait = new Option<double>("--max-wait")
+        {
+            Description = "With --target: the longest single pause (seconds) the run may wait for the node's real clock (default 120).",
+            DefaultValueFactory = _ => 120, HelpName = "SECONDS",
+        };
         var cmd = new Command("simulate",
             "Run a NAT scenario through ActorNat's engine on a virtual clock and print what it decided, as the kernel oracle prints it.\n" +
-            "No packet leaves the machine.\n\nExample:\n  actornat simulate examples/article.json --lines")
+            "No packet leaves the machine.\n\n" +
+            "With --target URL (the global option) the same scenario drives a live, freshly started node over gRPC instead, and\n" +
+            "the same JSON is printed. A live node runs on real time: every pause of the scenario (sleeps, intervals, timeouts)\n" +
+            "is really waited, so a scenario that sleeps 40 s takes 40 s and its entries expire on the node's clock. The node's\n" +
+            "API cannot set conntrack timeout sysctls; a scenario that sets them fails naming the sysctl.\n\n" +
+            "Example:\n  actornat simulate examples/article.json --lines\n" +
+            "  actornat simulate examples/article.json --target http://127.0.0.1:50051 --token TOKEN")
         {
-            scenario, lines, seed, pretty,
+            scenario, lines, seed, pretty, maxWait,
         };
         cmd.SetAction(parse =>
         {
@@ -25,16 +36,23 @@ public static class SimulateCommand
             try
             {
                 var s = Scenario.Load(file.FullName);
-                var result = new Simulator(s, new Simulator.LocalPath(parse.GetValue(seed)), parse.GetValue(seed)).Run();
+                using var remote = RemoteTarget.Open(parse, TimeSpan.FromSeconds(parse.GetValue(maxWait)));
+                Simulator.IPacketPath path = remote is null ? new Simulator.LocalPath(parse.GetValue(seed)) : remote.Path;
+                var result = new Simulator(s, path, parse.GetValue(seed)).Run();
                 if (parse.GetValue(lines)) PrintLines(result);
                 else Console.Out.WriteLine(SimulationJson.Serialize(SimulationJson.ToJson(result), parse.GetValue(pretty)));
                 return 0;
             }
             catch (Exception e) when (e is ParseException or InvalidOperationException or FormatException or IOException
-                                          or System.Text.Json.JsonException or KeyNotFoundException)
+                                          or System.Text.Json.JsonException or KeyNotFoundException or NotSupportedException)
             {
                 Console.Error.WriteLine($"actornat simulate: {file.Name}: {e.Message}");
                 return 2;
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                Console.Error.WriteLine($"actornat simulate: {file.Name}: {Commands.ClientContext.CodeName(e.StatusCode)}: {e.Status.Detail}");
+                return 1;
             }
         });
         return cmd;
