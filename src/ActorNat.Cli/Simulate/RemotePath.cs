@@ -21,8 +21,8 @@ namespace ActorNat.Cli.Simulate;
 /// the node's clock then runs a little ahead (milliseconds per packet), and no later pause is shortened by it.
 /// </para>
 /// <para>
-/// The node's API cannot change conntrack timeouts or promote_secondaries: setting them to anything but the node's
-/// values (the kernel defaults) throws an error naming the sysctl, rather than silently running with other timeouts.
+/// Conntrack timeouts and promote_secondaries go to the node as `sysctl -w` lines; a node that refuses them fails the run
+/// with an error naming the sysctl, rather than silently running with other timeouts.
 /// </para>
 /// </summary>
 public sealed class RemotePath : Simulator.IPacketPath
@@ -38,6 +38,7 @@ public sealed class RemotePath : Simulator.IPacketPath
     private readonly List<string> _order = [];
     private long _virtualMs = StartMs;
     private TimeSpan _lag;
+    private ConntrackTimeouts _timeouts = ConntrackTimeouts.Default;
 
     public RemotePath(Wire.NatService.NatServiceClient nat, Wire.AdminService.AdminServiceClient admin, Metadata? headers = null,
         TimeSpan? maxWait = null)
@@ -164,31 +165,38 @@ public sealed class RemotePath : Simulator.IPacketPath
     }
 
     /// <summary>
-    /// The node's timeouts are its built-in ones (the kernel's defaults); its API cannot change them. Setting other
-    /// values fails naming each sysctl that differs.
+    /// The timeouts the node was given. Each one that differs is sent as `sysctl -w net.netfilter.nf_conntrack_…=N`
+    /// through ApplyConfig; a node that cannot take it fails the run with an error naming the sysctl (never a silent
+    /// run with the node's own timeouts).
     /// </summary>
     public ConntrackTimeouts Timeouts
     {
-        get => ConntrackTimeouts.Default;
+        get => _timeouts;
         set
         {
-            if (value == ConntrackTimeouts.Default) return;
             var want = value.AsSysctlLines().ToList();
-            var have = ConntrackTimeouts.Default.AsSysctlLines().ToList();
-            var diff = want.Where((w, i) => w != have[i]).Select(w => "net.netfilter." + w.Replace("=", " = ")).ToList();
-            throw new NotSupportedException(
-                $"the node cannot take timeout sysctls over its API: {string.Join(", ", diff)} (the node keeps the kernel defaults); " +
-                "run this scenario in-process (without --target)");
+            var have = _timeouts.AsSysctlLines().ToList();
+            for (int i = 0; i < want.Count; i++)
+                if (want[i] != have[i]) Sysctl("net.netfilter." + want[i]);
+            _timeouts = value;
         }
     }
 
     public bool PromoteSecondaries
     {
-        set
+        set => Sysctl($"net.ipv4.conf.all.promote_secondaries={(value ? 1 : 0)}");
+    }
+
+    private void Sysctl(string assignment)
+    {
+        try
         {
-            if (value) // the node's topology keeps the kernel default, promote_secondaries = 0
-                throw new NotSupportedException(
-                    "the node cannot take sysctl net.ipv4.conf.all.promote_secondaries = 1 over its API (it keeps 0); run this scenario in-process (without --target)");
+            Apply("sysctl -w " + assignment);
+        }
+        catch (ParseException e)
+        {
+            throw new NotSupportedException(
+                $"the node cannot take sysctl {assignment} over its API ({e.Message}); run this scenario in-process (without --target)", e);
         }
     }
 

@@ -23,8 +23,8 @@ public static class SimulateCommand
             "No packet leaves the machine.\n\n" +
             "With --target URL (the global option) the same scenario drives a live, freshly started node over gRPC instead, and\n" +
             "the same JSON is printed. A live node runs on real time: every pause of the scenario (sleeps, intervals, timeouts)\n" +
-            "is really waited, so a scenario that sleeps 40 s takes 40 s and its entries expire on the node's clock. The node's\n" +
-            "API cannot set conntrack timeout sysctls; a scenario that sets them fails naming the sysctl.\n\n" +
+            "is really waited, so a scenario that sleeps 40 s takes 40 s and its entries expire on the node's clock. Timeout\n" +
+            "sysctls are sent as `sysctl -w` lines; a node that cannot take one fails the run naming the sysctl.\n\n" +
             "Example:\n  actornat simulate examples/article.json --lines\n" +
             "  actornat simulate examples/article.json --target http://127.0.0.1:50051 --token TOKEN")
         {
