@@ -9,6 +9,10 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using ActorNat.Node.Events;
+using ActorNat.Node.Health;
+using ActorNat.Node.Metrics;
+using Prometheus;
 
 namespace ActorNat.Node;
 
@@ -25,13 +29,15 @@ public sealed class NatNode : IAsyncDisposable
     public const string ListenerItem = "actornat.listener";
     private readonly ListenOptions _grpc;
     private readonly ListenOptions? _admin;
+    private readonly ListenOptions? _metrics;
 
-    private NatNode(WebApplication app, NodeOptions options, ListenOptions grpc, ListenOptions? admin)
+    private NatNode(WebApplication app, NodeOptions options, ListenOptions grpc, ListenOptions? admin, ListenOptions? metrics)
     {
         App = app;
         Options = options;
         _grpc = grpc;
         _admin = admin;
+        _metrics = metrics;
     }
 
     public WebApplication App { get; }
@@ -44,6 +50,15 @@ public sealed class NatNode : IAsyncDisposable
 
     /// <summary>The bound admin URL: the ingress URL when admin has no endpoint of its own.</summary>
     public string AdminUrl => _admin is null ? GrpcUrl : Url(_admin);
+
+    /// <summary>The bound HTTP/1.1 URL of /metrics and /healthz/*; null when MetricsEndpoint is "off".</summary>
+    public string? MetricsUrl => _metrics is null ? null : Url(_metrics);
+
+    /// <summary>This node's metrics (to push journal and allocation timings from a backend, or to read in tests).</summary>
+    public NatMetrics Metrics => App.Services.GetRequiredService<NatMetrics>();
+
+    /// <summary>The NAT event log.</summary>
+    public NatEventLog Events => App.Services.GetRequiredService<NatEventLog>();
 
     private static string Url(ListenOptions l) => l.IPEndPoint is { } ep ? $"http://{(ep.Address.Equals(IPAddress.Any) ? "0.0.0.0" : ep.Address.ToString())}:{ep.Port}" : l.ToString() ?? "";
 
@@ -81,13 +96,16 @@ public sealed class NatNode : IAsyncDisposable
 
         var grpcEp = ParseEndpoint(options.GrpcEndpoint, "grpc endpoint");
         var adminEp = options.AdminEndpoint is { Length: > 0 } a ? ParseEndpoint(a, "admin endpoint") : null;
+        var metricsOff = string.Equals(options.MetricsEndpoint, "off", StringComparison.OrdinalIgnoreCase);
+        var metricsEp = metricsOff ? null
+            : options.MetricsEndpoint is { Length: > 0 } m ? ParseEndpoint(m, "metrics endpoint") : new IPEndPoint(grpcEp.Address, 0);
         var adminExposed = adminEp ?? grpcEp;
         if (!IPAddress.IsLoopback(adminExposed.Address) && string.IsNullOrEmpty(options.AdminToken))
             throw new NodeStartupException(
                 $"refusing to start: the admin API would listen on {adminExposed} (beyond loopback) without an admin token; " +
                 "set --admin-token / ActorNat:AdminToken, or bind the admin endpoint to 127.0.0.1 (--admin 127.0.0.1:PORT)");
 
-        ListenOptions? grpcListen = null, adminListen = null;
+        ListenOptions? grpcListen = null, adminListen = null, metricsListen = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(grpcEp, lo =>
@@ -103,6 +121,13 @@ public sealed class NatNode : IAsyncDisposable
                     Tag(lo, "admin");
                     adminListen = lo;
                 });
+            if (metricsEp is not null)
+                k.Listen(metricsEp, lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    Tag(lo, "metrics");
+                    metricsListen = lo;
+                });
         });
 
         var services = builder.Services;
@@ -116,9 +141,11 @@ public sealed class NatNode : IAsyncDisposable
         }
         else if (!services.Any(d => d.ServiceType == typeof(INatBackend)))
             throw new NodeStartupException($"backend \"{options.Backend}\" is not available in this build (the cluster backend is not implemented yet); use --backend local");
+        AddOperations(services, options);
 
         // Before Kestrel starts: a bad configuration line stops the node before it serves anything.
         services.AddHostedService<ConfigFileLoader>();
+        services.AddHostedService<ShutdownSignals>();
         services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         services.AddGrpc(g =>
         {
@@ -126,22 +153,82 @@ public sealed class NatNode : IAsyncDisposable
             g.Interceptors.Add<AdminEndpointInterceptor>();
         });
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks().AddCheck("backend", () => HealthCheckResult.Healthy());
+        // One readiness check feeds both gRPC health (overall status) and /healthz/ready; /healthz/live runs no check.
+        services.AddGrpcHealthChecks().AddCheck<ReadinessCheck>("backend", tags: [HealthEndpoints.ReadyTag]);
 
         var app = builder.Build();
         app.MapGrpcService<NatGrpcService>();
         app.MapGrpcService<AdminGrpcService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
-        var node = new NatNode(app, options, grpcListen!, adminListen);
+        app.MapMetrics(HealthEndpoints.Metrics, app.Services.GetRequiredService<NatMetrics>().Registry);
+        app.MapHealthChecks(HealthEndpoints.Live, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks(HealthEndpoints.Ready, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains(HealthEndpoints.ReadyTag),
+        });
+        _ = app.Services.GetRequiredService<ScrapeCollector>();
+        var node = new NatNode(app, options, grpcListen!, adminListen, metricsListen);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var info = app.Services.GetRequiredService<NodeInfo>();
             info.GrpcUrl = node.GrpcUrl;
             info.AdminUrl = node.AdminUrl;
+            _ = app.Services.GetRequiredService<INatBackend>(); // hooks the backend's events before the first packet
+            // Until a probe asks: ready when the backend cannot tell otherwise (probes then keep it current).
+            var m = app.Services.GetRequiredService<NatMetrics>();
+            m.SetReady(app.Services.GetService<IReadiness>() is null && (app.Services.GetRequiredService<INatBackend>() as MeteredNatBackend)?.Inner is not IReadiness);
+            app.Lifetime.ApplicationStopping.Register(() => m.SetReady(false));
         });
         return node;
     }
+
+    /// <summary>
+    /// Metrics, the NAT event log and readiness around whatever backend was registered: the registration of
+    /// <see cref="INatBackend"/> is wrapped in <see cref="MeteredNatBackend"/>; the real backend stays reachable as
+    /// <see cref="MeteredNatBackend.Inner"/>. A backend that implements <see cref="INodeMetricsSource"/> or
+    /// <see cref="IReadiness"/> (or registers them in DI) is asked at scrape and probe time.
+    /// </summary>
+    private static void AddOperations(IServiceCollection services, NodeOptions options)
+    {
+        NatEventsMode.Parse(options.NatEvents); // a bad value stops the node here
+        services.AddSingleton(_ => new NatMetrics(options.NodeName));
+        services.AddSingleton<NatEventLog>();
+        services.AddSingleton<INatEventSink>(sp => sp.GetRequiredService<NatEventLog>());
+        services.AddHostedService(sp => sp.GetRequiredService<NatEventLog>());
+
+        var inner = services.Last(d => d.ServiceType == typeof(INatBackend));
+        services.Remove(inner);
+        Func<IServiceProvider, INatBackend> make = inner.ImplementationInstance is INatBackend instance ? _ => instance
+            : inner.ImplementationFactory is { } factory ? sp => (INatBackend)factory(sp)
+            : sp => (INatBackend)ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!);
+        services.AddSingleton(sp => new InnerBackend(make(sp)));
+        services.AddSingleton<INatBackend>(sp =>
+        {
+            var real = sp.GetRequiredService<InnerBackend>().Backend;
+            var metrics = sp.GetRequiredService<NatMetrics>();
+            var events = sp.GetRequiredService<INatEventSink>();
+            Func<ActorNat.Core.Net.FiveTuple, ActorNat.Core.Net.IPv4>? natIpOf = null;
+            if (real is LocalNatBackend local)
+            {
+                LocalBackendHooks.Attach(local, metrics, events);
+                natIpOf = LocalBackendHooks.NatIpResolver(local);
+            }
+            return new MeteredNatBackend(real, metrics, events, natIpOf);
+        });
+        services.AddSingleton(sp =>
+        {
+            var real = sp.GetRequiredService<InnerBackend>().Backend;
+            var sources = sp.GetServices<INodeMetricsSource>().ToList();
+            if (real is INodeMetricsSource own && !sources.Contains(own)) sources.Add(own);
+            if (real is LocalNatBackend local) sources.Add(new LocalBackendMetricsSource(local));
+            return new ScrapeCollector(sp.GetRequiredService<NatMetrics>(), sources, sp.GetRequiredService<ILoggerFactory>().CreateLogger<ScrapeCollector>());
+        });
+        services.AddSingleton(sp => new ReadinessCheck(sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<NatMetrics>(),
+            sp.GetService<IReadiness>() ?? sp.GetRequiredService<InnerBackend>().Backend as IReadiness));
+    }
+
+    private sealed record InnerBackend(INatBackend Backend);
 
     private static void Tag(ListenOptions lo, string name) =>
         lo.Use(next => ctx =>
@@ -157,6 +244,10 @@ public sealed class NatNode : IAsyncDisposable
         if (string.IsNullOrWhiteSpace(o.NodeName)) throw new NodeStartupException("bad NodeName: empty");
         if (o.Backend is not ("local" or "cluster")) throw new NodeStartupException($"bad Backend=\"{o.Backend}\": expected local or cluster");
         if (o.Remoting is { Length: > 0 } r) ParseEndpoint(r, "remoting endpoint");
+        if (o.Discovery is not ("seeds" or "kubernetes")) throw new NodeStartupException($"bad Discovery=\"{o.Discovery}\": expected seeds or kubernetes");
+        if (o.Discovery == "kubernetes" && string.IsNullOrWhiteSpace(o.DiscoveryServiceName))
+            throw new NodeStartupException("bad DiscoveryServiceName: required with Discovery=kubernetes (the pods' app label)");
+        ParseEndpoint(o.ManagementEndpoint, "management endpoint");
         foreach (var s in o.Seeds) ParseEndpoint(s, "seed node");
         if (!(o.Database.StartsWith("sqlite:", StringComparison.Ordinal) || o.Database.StartsWith("postgres://", StringComparison.Ordinal)
               || o.Database.StartsWith("postgresql://", StringComparison.Ordinal)))

@@ -38,6 +38,17 @@ public sealed class NodeOptions
     /// <summary>How long SIGTERM waits for in-flight calls (and, with the cluster backend, hand-off) before exit.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Where /metrics (Prometheus) and the HTTP probes /healthz/live and /healthz/ready listen, over HTTP/1.1:
+    /// "host:port" ("*:9464" for all interfaces; port 0 picks a free one). Unset: a free port on the gRPC endpoint's host.
+    /// (The gRPC endpoint speaks HTTP/2 without TLS, which cannot share a port with HTTP/1.1; /metrics is served there
+    /// too, for HTTP/2 clients.) "off": no HTTP/1 endpoint.
+    /// </summary>
+    public string? MetricsEndpoint { get; set; }
+
+    /// <summary>NAT event log (RFC 8158 session create/delete, ports exhausted): "off" (default), "log", "jsonl:PATH", or "log,jsonl:PATH".</summary>
+    public string NatEvents { get; set; } = "off";
+
     // ---- Cluster settings: accepted and validated now, used once the cluster backend (src/ActorNat.Cluster) lands. ----
 
     /// <summary>Akka remoting endpoint "host:port" (cluster backend only).</summary>
@@ -48,6 +59,16 @@ public sealed class NodeOptions
 
     /// <summary>Durable state: "sqlite:PATH" (default) or "postgres://user:pass@host:port/db" (cluster backend only).</summary>
     public string Database { get; set; } = "sqlite:actornat.db";
+
+    /// <summary>How the cluster finds its members: "seeds" (the <see cref="Seeds"/> list) or "kubernetes" (Akka.Management
+    /// with Akka.Discovery.KubernetesApi: pods labelled app=<see cref="DiscoveryServiceName"/> in this pod's namespace).</summary>
+    public string Discovery { get; set; } = "seeds";
+
+    /// <summary>Kubernetes discovery: the value of the pods' "app" label (the headless Service's name).</summary>
+    public string? DiscoveryServiceName { get; set; }
+
+    /// <summary>Akka.Management HTTP endpoint "host:port" (cluster bootstrap with Kubernetes discovery; default *:8558).</summary>
+    public string ManagementEndpoint { get; set; } = "*:8558";
 
     /// <summary>"local" (one in-process engine, state in memory) or "cluster" (not yet available).</summary>
     public string Backend { get; set; } = "local";

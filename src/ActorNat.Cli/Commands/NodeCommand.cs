@@ -20,18 +20,20 @@ public static class NodeCommand
         var remoting = new Option<string?>("--remoting") { Description = "Cluster backend: Akka remoting endpoint HOST:PORT. Accepted now, used once the cluster backend lands.", HelpName = "HOST:PORT" };
         var seeds = new Option<string[]>("--seed-node") { Description = "Cluster backend: a seed node's remoting HOST:PORT (repeatable). Accepted now, used once the cluster backend lands.", HelpName = "HOST:PORT", AllowMultipleArgumentsPerToken = false };
         var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:actornat.db) or postgres://USER:PASS@HOST:PORT/DB. Accepted now, used once the cluster backend lands.", HelpName = "URL" };
+        var metrics = new Option<string?>("--metrics") { Description = "HTTP/1.1 endpoint HOST:PORT of /metrics (Prometheus), /healthz/live and /healthz/ready. Default: a free port on the --grpc host (printed as metrics=URL); off: none.", HelpName = "HOST:PORT" };
+        var natEvents = new Option<string?>("--nat-events") { Description = "NAT event log (session create/delete, ports exhausted; RFC 8158): off (default), log, jsonl:PATH, or log,jsonl:PATH.", HelpName = "MODE" };
         var shutdown = new Option<double?>("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight calls (default 30).", HelpName = "SECONDS" };
 
         var cmd = new Command("node", """
             Run one ActorNat node in this process (Kestrel, HTTP/2 without TLS) until SIGTERM or Ctrl+C.
             Settings also come from appsettings.json (section "ActorNat") and environment variables (ACTORNAT__GRPCENDPOINT, ACTORNAT__ADMINTOKEN, …); flags win.
-            Prints "node NAME grpc=URL admin=URL" once it serves.
+            Prints "node NAME grpc=URL admin=URL metrics=URL" once it serves. SIGTERM stops it gracefully; a second SIGTERM exits at once.
 
             Example:
               actornat node --grpc 127.0.0.1:50051 --config router.conf
             """)
         {
-            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown,
+            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown, metrics, natEvents,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -47,6 +49,8 @@ public static class NodeCommand
             Set(nameof(NodeOptions.Backend), parse.GetValue(backend));
             Set(nameof(NodeOptions.Remoting), parse.GetValue(remoting));
             Set(nameof(NodeOptions.Database), parse.GetValue(database));
+            Set(nameof(NodeOptions.MetricsEndpoint), parse.GetValue(metrics));
+            Set(nameof(NodeOptions.NatEvents), parse.GetValue(natEvents));
             if (parse.GetValue(shutdown) is { } s) Set(nameof(NodeOptions.ShutdownTimeout), TimeSpan.FromSeconds(s).ToString("c"));
             var seedList = parse.GetValue(seeds) ?? [];
             for (int i = 0; i < seedList.Length; i++) Set($"{nameof(NodeOptions.Seeds)}:{i}", seedList[i]);
@@ -79,7 +83,7 @@ public static class NodeCommand
                     await err.WriteLineAsync($"actornat node: cannot listen: {e.Message}");
                     return 2;
                 }
-                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}");
+                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}" + (node.MetricsUrl is { } m ? $" metrics={m}" : ""));
                 await output.FlushAsync(CancellationToken.None);
                 // The host stops on SIGTERM/SIGINT by itself; ct is System.CommandLine's view of the same signals.
                 try
