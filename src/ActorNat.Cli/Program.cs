@@ -5,6 +5,7 @@ using ActorNat.Cli.Simulate;
 var root = new RootCommand("ActorNat: a distributed NAT (MASQUERADE/SNAT) control plane that decides as the Linux kernel does.");
 root.Subcommands.Add(SimulateCommand.Create());
 ActorNat.Cli.Commands.ClientCommands.AddTo(root);
+root.Subcommands.Add(ActorNat.Cli.Commands.BenchCommand.Create());
 // No 2 s termination timeout: `actornat node` handles SIGTERM itself (graceful shutdown, a second SIGTERM exits at once).
 var parsed = root.Parse(args);
 return parsed.Invoke(parsed.CommandResult.Command.Name == "node" ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration());
