@@ -40,18 +40,18 @@ public static class SimulateCommand
                 Simulator.IPacketPath path = remote is null ? new Simulator.LocalPath(parse.GetValue(seed)) : remote.Path;
                 var result = new Simulator(s, path, parse.GetValue(seed)).Run();
                 if (parse.GetValue(lines)) PrintLines(result);
-                else Console.Out.WriteLine(SimulationJson.Serialize(SimulationJson.ToJson(result), parse.GetValue(pretty)));
+                else parse.InvocationConfiguration.Output.WriteLine(SimulationJson.Serialize(SimulationJson.ToJson(result), parse.GetValue(pretty)));
                 return 0;
             }
             catch (Exception e) when (e is ParseException or InvalidOperationException or FormatException or IOException
                                           or System.Text.Json.JsonException or KeyNotFoundException or NotSupportedException)
             {
-                Console.Error.WriteLine($"actornat simulate: {file.Name}: {e.Message}");
+                parse.InvocationConfiguration.Error.WriteLine($"actornat simulate: {file.Name}: {e.Message}");
                 return 2;
             }
             catch (Grpc.Core.RpcException e)
             {
-                Console.Error.WriteLine($"actornat simulate: {file.Name}: {Commands.ClientContext.CodeName(e.StatusCode)}: {e.Status.Detail}");
+                parse.InvocationConfiguration.Error.WriteLine($"actornat simulate: {file.Name}: {Commands.ClientContext.CodeName(e.StatusCode)}: {e.Status.Detail}");
                 return 1;
             }
         });
