@@ -54,6 +54,9 @@ public sealed class NodeOptions
     /// <summary>Akka remoting endpoint "host:port" (cluster backend only).</summary>
     public string? Remoting { get; set; }
 
+    /// <summary>The address other members reach this node's remoting at (a pod IP, a compose service address); default: the remoting host (cluster backend only).</summary>
+    public string? PublicHostname { get; set; }
+
     /// <summary>Seed nodes as "host:port" remoting endpoints (cluster backend only).</summary>
     public List<string> Seeds { get; set; } = [];
 
