@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local ActorNat cluster on 127.0.0.1.
 #
-#   deploy/local/cluster.sh up N [--config FILE]   start N nodes; prints "node I GRPC_URL" per node once each is SERVING
+#   deploy/local/cluster.sh up N [--config FILE]   start N nodes; prints "node I GRPC_URL" and "metrics I URL" (Prometheus
+#                                                  /metrics, /healthz/live, /healthz/ready) per node once each is SERVING
 #   deploy/local/cluster.sh down                   stop exactly what `up` started (SIGTERM, then SIGKILL after a timeout)
 #   deploy/local/cluster.sh kill I                 SIGKILL node I
 #   deploy/local/cluster.sh status                 the nodes and whether they still run
@@ -109,6 +110,7 @@ start_node() {
     sleep 0.2  # polling the node's output file for its endpoint line
   done
   echo "$url" > "$RUN/node$i.url"
+  sed -n 's/^node .* metrics=\([^ ]*\).*/\1/p' "$out" | head -1 > "$RUN/node$i.metrics"
   "$bin" health --target "$url" --wait "$START_TIMEOUT" >/dev/null || die "node $i at $url is not SERVING (see $err)"
   echo "$url"
 }
@@ -128,13 +130,14 @@ cmd_up() {
     [[ -e "$f" ]] || continue
     if live_pid "$f" >/dev/null; then die "a cluster is already up in $RUN (run: cluster.sh down)"; fi
   done
-  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out
+  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics
   local bin; bin="$(actornat_bin)"
   echo "$n" > "$RUN/size"
 
   if (( n == 1 )); then
     local url; url="$(start_node 1 "$bin" --backend local "${extra[@]}")"
     echo "node 1 $url"
+    echo "metrics 1 $(cat "$RUN/node1.metrics")"
     return
   fi
 
@@ -151,6 +154,7 @@ cmd_up() {
     url="$(start_node "$i" "$bin" --backend cluster --remoting "127.0.0.1:${ports[i-1]}" --seed-node "$seed" --database "$db" "${extra[@]}")" \
       || { cmd_down; exit 1; }
     echo "node $i $url"
+    echo "metrics $i $(cat "$RUN/node$i.metrics")"
   done
 }
 
