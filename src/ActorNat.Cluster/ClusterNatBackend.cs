@@ -28,8 +28,27 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
     public async ValueTask<CoreVerdict> TranslateAsync(CorePacket packet, CancellationToken ct = default)
     {
         var (target, message) = Route(packet);
-        var v = await target.Ask<Messages.Verdict>(message, Timeout, ct).ConfigureAwait(false);
+        var v = await AskWithRetry<Messages.Verdict>(target, message, ct).ConfigureAwait(false);
         return v.ToCore();
+    }
+
+    /// <summary>
+    /// A region may drop a message while its shard moves (hand-off, fail-over): ask again. Asking again is safe: a
+    /// connection's entity answers a repeated first packet from the entry the first one created.
+    /// </summary>
+    private async Task<T> AskWithRetry<T>(IActorRef target, object message, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await target.Ask<T>(message, ctx.Options.AttemptTimeout, ct).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException) when (attempt < ctx.Options.Attempts)
+            {
+                Interlocked.Increment(ref ctx.Counters.Retries);
+            }
+        }
     }
 
     private (IActorRef, object) Route(in CorePacket packet)
@@ -80,13 +99,13 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             if (r.Token.Length > 0) throw new ParseException(r.Error, r.Token);
             throw new InvalidOperationException(r.Error);
         }
-        // Answer once this node decides with the new version, so the caller's next packet sees it.
+        // Answer once every node decides with the new version: a connection that starts after this call returns is
+        // decided with it, whichever node its entity lives on.
         var deadline = Stopwatch.StartNew();
-        ctx.Router.Tell(Tick.Instance);
-        while (ctx.Config.Current.Version < r.Version)
+        while (await OldestConfigVersion(ct).ConfigureAwait(false) < r.Version)
         {
-            if (deadline.Elapsed > Timeout) throw new TimeoutException($"configuration version {r.Version} not applied on this node within {Timeout}");
-            await Task.Delay(5, ct).ConfigureAwait(false);
+            if (deadline.Elapsed > Timeout) throw new TimeoutException($"configuration version {r.Version} not applied on every node within {Timeout}");
+            await Task.Delay(10, ct).ConfigureAwait(false);
         }
         // Removing an address or downing a link destroys the entries masqueraded through it, in every pool.
         var words = Core.Rules.CommandLine.Split(line);
@@ -152,11 +171,18 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         return states.SelectMany(s => s.Shards).SelectMany(s => s.EntityIds).Distinct().ToList();
     }
 
-    public async Task<IReadOnlyList<(string Name, long Value)>> StatsAsync(CancellationToken ct = default)
+    public async Task<IReadOnlyList<(string Name, long Value)>> StatsAsync(CancellationToken ct = default) =>
+        (await NodeStats(ct).ConfigureAwait(false)).SelectMany(s => s.Counters).Where(c => c.Name != RouterActor.ConfigVersionCounter)
+            .GroupBy(c => c.Name).Select(g => (g.Key, g.Sum(c => c.Value))).ToList();
+
+    /// <summary>Every Up member's router: its counters and the configuration version it decides with.</summary>
+    public async Task<NodeStats[]> NodeStats(CancellationToken ct = default)
     {
         var members = Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
-        var stats = await Task.WhenAll(members.Select(m =>
+        return await Task.WhenAll(members.Select(m =>
             system.ActorSelection($"{m.Address}/user/{RouterActor.Name}").Ask<NodeStats>(new GetNodeStats(), Timeout, ct))).ConfigureAwait(false);
-        return stats.SelectMany(s => s.Counters).GroupBy(c => c.Name).Select(g => (g.Key, g.Sum(c => c.Value))).ToList();
     }
+
+    private async Task<long> OldestConfigVersion(CancellationToken ct) =>
+        (await NodeStats(ct).ConfigureAwait(false)).Min(s => s.Counters.First(c => c.Name == RouterActor.ConfigVersionCounter).Value);
 }

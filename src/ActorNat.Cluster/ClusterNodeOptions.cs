@@ -22,11 +22,19 @@ public sealed record ClusterNodeOptions
     public TimeSpan GossipInterval { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>An idle conntrack entity leaves memory after this; its state stays in the journal and its pool.</summary>
     public TimeSpan PassivateIdle { get; init; } = TimeSpan.FromMinutes(2);
-    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Administrative calls (configuration, listings) wait this long.</summary>
+    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>A packet's verdict is asked for at most this many times, each waiting this long.</summary>
+    public int Attempts { get; init; } = 4;
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>How often sharding rebalances shards towards new nodes.</summary>
+    public TimeSpan RebalanceInterval { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>How often pools check their holders' expiry.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
     public ulong Seed { get; init; } = (ulong)Random.Shared.NextInt64();
     /// <summary>Serialize every message, also between local actors (tests: a message without a binding fails).</summary>
     public bool SerializeMessages { get; init; }
+    /// <summary>No fallback serializer: a message type without a binding fails instead of going out as JSON.</summary>
+    public bool StrictSerialization { get; init; } = true;
     public Akka.Event.LogLevel LogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
 }

@@ -4,7 +4,7 @@ namespace ActorNat.Cluster;
 public sealed class NodeCounters
 {
     public long Found, Invalid, Insert, InsertFailed, Drop, EarlyDrop, Error, SearchRestart, ClashResolve, ChainTooLong;
-    public long Translated, Untranslated, Dropped, Destroyed;
+    public long Translated, Untranslated, Dropped, Destroyed, Retries;
 
     public IReadOnlyList<(string Name, long Value)> All() =>
     [

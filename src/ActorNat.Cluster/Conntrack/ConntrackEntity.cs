@@ -45,6 +45,9 @@ public sealed class ConntrackEntity : ReceivePersistentActor
 
     public override string PersistenceId => "ct-" + _entityId;
 
+    /// <summary>The pool's copy of the expiry is never more than this much earlier than the entity's own.</summary>
+    public const long ReportSlackMs = 1000;
+
     protected override void PreStart()
     {
         _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, true);
@@ -119,7 +122,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         bool changed = before.Tcp != _entry.State.Tcp || before.Status != _entry.State.Status;
         if (changed) PersistAsync(new StateChanged { State = _entry.State.ToMsg() }, _ => { });
         // The pool's copy decides expiry and eviction: tell it when the state changed or the expiry moved on.
-        if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + 1000 || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
+        if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportSlackMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
             TellPool();
     }
 

@@ -37,6 +37,7 @@ public static class ActorNatHosting
         var o = ctx.Options;
         b.ConfigureLoggers(l => l.LogLevel = o.LogLevel);
         b.WithCustomSerializer("actornat", [typeof(IClusterMessage)], sys => new ClusterSerializer(sys));
+        if (o.StrictSerialization) b.WithStrictSerialization();
         if (o.SerializeMessages)
             b.AddHocon("akka.actor.serialize-messages = on\nakka.actor.serialize-creators = off", HoconAddMode.Prepend);
 
@@ -111,6 +112,7 @@ public static class ActorNatHosting
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 10
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
             akka.cluster.sharding.entity-recovery-strategy = constant
+            akka.cluster.sharding.rebalance-interval = {{(int)o.RebalanceInterval.TotalMilliseconds}}ms
             akka.cluster.sharding.buffer-size = 100000
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
             akka.coordinated-shutdown.exit-clr = off

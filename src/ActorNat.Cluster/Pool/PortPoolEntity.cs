@@ -209,6 +209,19 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// Is the tuple held by an entry whose time has not surely run out? The entity reports every expiry that moved by
+    /// more than <see cref="ConntrackEntity.ReportSlackMs"/>, so a copy older than that by now is expired for certain:
+    /// its tuple is free at once, as in the kernel.
+    /// </summary>
+    private bool HeldAndLive(in FiveTuple tuple)
+    {
+        if (!_holders.TryGetValue(tuple, out var h)) return false;
+        if (h.Entry.State.ExpiresMs + Conntrack.ConntrackEntity.ReportSlackMs > _ctx.Clock.NowMs) return true;
+        Evict(h.Entry, DestroyReason.Expired);
+        return false;
+    }
+
     private void Evict(in ConntrackEntry e, DestroyReason reason)
     {
         _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
@@ -261,7 +274,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private readonly struct PoolSpace(PortPoolEntity pool, IReadOnlyList<SourceMapping> candidates) : ITupleSpace
     {
         public bool IsTaken(in FiveTuple tuple) =>
-            tuple.Dst != pool._ip || pool._holders.ContainsKey(tuple); // never hand out a tuple another pool owns
+            tuple.Dst != pool._ip || pool.HeldAndLive(tuple); // never hand out a tuple another pool owns
 
         public bool TryEvictForSyn(in FiveTuple reply, uint synSeqEnd)
         {

@@ -14,6 +14,7 @@ namespace ActorNat.Cluster.Routing;
 public sealed class RouterActor : ReceiveActor, IWithTimers
 {
     public const string Name = "actornat-router";
+    public const string ConfigVersionCounter = "config_version";
     private readonly NatNodeContext _ctx;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -27,6 +28,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         {
             var stats = new NodeStats { Node = _ctx.NodeName };
             foreach (var (name, value) in _ctx.Counters.All()) stats.Counters.Add(new Counter { Name = name, Value = value });
+            stats.Counters.Add(new Counter { Name = ConfigVersionCounter, Value = _ctx.Config.Current.Version });
             Sender.Tell(stats);
         });
     }

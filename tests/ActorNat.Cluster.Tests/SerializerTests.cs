@@ -1,0 +1,72 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Serialization;
+using ActorNat.Cluster.Messages;
+using ActorNat.Cluster.Serialization;
+using Google.Protobuf;
+
+namespace ActorNat.Cluster.Tests;
+
+public class SerializerTests
+{
+    private static readonly Messages.Tuple T = new() { Proto = 6, Src = 0xAC120002, Dst = 0xC0000250, Sport = 38001, Dport = 80 };
+
+    /// <summary>One populated instance of every message the serializer knows.</summary>
+    public static IEnumerable<object[]> Samples()
+    {
+        var state = new Messages.ConnState { Proto = 6, Tcp = 3, Status = 3, CreatedMs = 5, ExpiresMs = 432_000_005, OrigSeqEnd = 101 };
+        var packet = new Messages.Packet { Tuple = T, TcpFlags = 0x12, Seq = 7, PayloadLength = 3 };
+        var range = new Messages.NatRange { MinIp = 1, MaxIp = 2, HasPorts = true, MinPort = 55666, MaxPort = 55680, Random = true };
+        var mapping = new SourceMapping { Ip = 0x0A00020F, Port = 61529, ConntrackId = 9 };
+        var alloc = new Allocate { Pool = "6/10.0.2.15/3", Original = T, Range = range, TcpSyn = true, SynSeqEnd = 8, State = state, ConntrackId = 9, MasqueradeInterface = "eth0", Phase = 1 };
+        alloc.Candidates.Add(mapping);
+        var entry = new Entry { Id = 9, Original = T, Reply = T, State = state, MasqueradeInterface = "eth0", Node = "127.0.0.1:1" };
+        var list = new EntryList { NowMs = 77 };
+        list.Entries.Add(entry);
+        var filter = new EntryFilter { Proto = 6, Src = 1, Dport = 80, State = 3, Id = 9 };
+        var cfg = new ConfigState { Version = 2 };
+        cfg.Lines.Add("ip addr add 10.0.2.15/24 dev eth0");
+        var stats = new NodeStats { Node = "n" };
+        stats.Counters.Add(new Counter { Name = "found", Value = 3 });
+        object[] all =
+        [
+            new EntityPacket { Original = T, Direction = 1, Packet = packet }, new Expire { Original = T }, new Evict { Original = T, Reason = 2 },
+            new EntryGone { Original = T }, alloc, new Allocated { Ok = true, Ip = 5, Port = 6, Kind = 3, Collisions = 2 },
+            new PoolPacket { Pool = "p", Packet = packet }, new HolderUpdate { Pool = "p", Reply = T, State = state },
+            new Release { Pool = "p", Reply = T, ConntrackId = 9, Reason = 1 }, new ListEntries { Pool = "p", Filter = filter, Delete = true },
+            list, entry, filter, new DestroyMasqueraded { Pool = "p", Interface = "eth0", Ip = 7 }, new DestroyedCount { Count = 4 },
+            new Reserved { Original = T, Reply = T, State = state, ConntrackId = 9, MasqueradeInterface = "eth0" }, new Released { Reply = T },
+            new Created { ConntrackId = 9, Original = T, Reply = T, State = state, MasqueradeInterface = "eth0", Pool = "p" },
+            new StateChanged { State = state }, mapping, new LookupThenAllocate { Bucket = "s1", Allocate = alloc },
+            new RegisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, Mapping = mapping },
+            new UnregisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, ConntrackId = 9 },
+            new ApplyConfig { Line = "iptables -t nat -F" }, new ConfigResult { Ok = false, Error = "bad", Token = "x", Version = 3 },
+            new GetConfig(), cfg, new ConfigLineApplied { Line = "ip route add default via 10.0.2.2" }, new GetNodeStats(), stats,
+            new Counter { Name = "drop", Value = 1 }, StopEntity.Instance, T, packet, state,
+            new Messages.Verdict { Kind = 0, Rewritten = T, Direction = 1, ConntrackId = 9, Created = true }, range,
+        ];
+        return all.Select(m => new[] { m });
+    }
+
+    [Fact]
+    public void Every_message_type_has_a_sample() =>
+        Assert.Equal(ClusterSerializer.Types.OrderBy(t => t.Name), Samples().Select(s => s[0].GetType()).Distinct().OrderBy(t => t.Name));
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void Round_trips_through_the_bound_serializer(object message)
+    {
+        using var system = ActorSystem.Create("ser", ConfigurationFactory.ParseString(
+            "akka.actor.serializers.actornat = \"ActorNat.Cluster.Serialization.ClusterSerializer, ActorNat.Cluster\"\n" +
+            "akka.actor.serialization-bindings { \"ActorNat.Cluster.Messages.IClusterMessage, ActorNat.Cluster\" = actornat }"));
+        var serialization = system.Serialization;
+        var serializer = serialization.FindSerializerFor(message);
+        Assert.IsType<ClusterSerializer>(serializer);
+        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+        Assert.InRange(manifest.Length, 1, 3); // short, stable manifests
+        var bytes = serializer.ToBinary(message);
+        var back = serialization.Deserialize(bytes, serializer.Identifier, manifest);
+        Assert.Equal(message, back);
+        if (message is IMessage m) Assert.Equal(m.ToByteArray(), ((IMessage)back).ToByteArray());
+    }
+}
