@@ -102,37 +102,46 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
 
     private Worker[] _workers = [];
 
-    /// <summary>Opens the established mode's flows: one packet each, and remembers the mapping it got.</summary>
+    /// <summary>
+    /// Opens the established mode's flows and makes them ASSURED as the kernel does for UDP streams: the first packet,
+    /// the server's answer, and after more than 2 s one more packet. An assured entry is never early-dropped, so the
+    /// live flows survive a table that new flows (mixed mode) fill to its maximum.
+    /// </summary>
     public async Task OpenFlowsAsync(CancellationToken ct)
     {
         if (settings.Mode == BenchMode.NewFlows) return;
+        var flows = new List<FlowSpace.Flow>();
+        for (int i = 0; i < settings.Flows; i++) flows.Add(FlowSpace.NewFlow(Interlocked.Increment(ref _nextFlow) - 1));
+        var first = await SendAll(flows.Select(f => FlowSpace.Packet(f)).ToList(), ct);
         var live = new List<Live>(settings.Flows);
+        for (int i = 0; i < flows.Count; i++)
+        {
+            checker.CheckNew(flows[i], first[i]);
+            if (first[i].Action == Wire.VerdictAction.Translate) live.Add(new Live(flows[i], first[i].Rewritten.SrcAddress, first[i].Rewritten.SrcPort));
+        }
+        if (live.Count == 0) throw new InvalidOperationException("no flow could be opened for the established mode (every first packet was dropped)");
+        await SendAll(live.Select(l => FlowSpace.ReplyPacket(l.Flow, l.NatIp, l.NatPort)).ToList(), ct);
+        await Task.Delay(TimeSpan.FromSeconds(2.2), ct);
+        await SendAll(live.Select(l => FlowSpace.Packet(l.Flow)).ToList(), ct);
+        _live = live.ToArray();
+    }
+
+    private async Task<List<Wire.Verdict>> SendAll(List<Wire.PacketMeta> packets, CancellationToken ct)
+    {
+        var verdicts = new List<Wire.Verdict>(packets.Count);
         using var call = nat.TranslateStream(headers, cancellationToken: ct);
         int chunk = Math.Clamp(settings.Batch, 1, 1024);
-        for (int start = 0; start < settings.Flows; start += chunk)
+        for (int start = 0; start < packets.Count; start += chunk)
         {
             var batch = new Wire.PacketBatch { BatchId = (ulong)start };
-            var flows = new List<FlowSpace.Flow>();
-            for (int i = start; i < Math.Min(settings.Flows, start + chunk); i++)
-            {
-                var f = FlowSpace.NewFlow(Interlocked.Increment(ref _nextFlow) - 1);
-                flows.Add(f);
-                batch.Packets.Add(FlowSpace.Packet(f));
-            }
+            batch.Packets.AddRange(packets.Skip(start).Take(chunk));
             await call.RequestStream.WriteAsync(batch, ct);
             if (!await call.ResponseStream.MoveNext(ct)) throw new InvalidOperationException("the node ended the stream while the bench opened its flows");
-            var answer = call.ResponseStream.Current;
-            for (int i = 0; i < flows.Count; i++)
-            {
-                var v = answer.Verdicts[i];
-                checker.CheckNew(flows[i], v);
-                if (v.Action == Wire.VerdictAction.Translate) live.Add(new Live(flows[i], v.Rewritten.SrcAddress, v.Rewritten.SrcPort));
-            }
+            verdicts.AddRange(call.ResponseStream.Current.Verdicts);
         }
         await call.RequestStream.CompleteAsync();
         while (await call.ResponseStream.MoveNext(ct)) { }
-        if (live.Count == 0) throw new InvalidOperationException("no flow could be opened for the established mode (every first packet was dropped)");
-        _live = live.ToArray();
+        return verdicts;
     }
 
     public async Task<BenchResult> RunAsync(Action<string>? progress, CancellationToken ct)
