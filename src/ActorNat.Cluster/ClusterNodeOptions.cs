@@ -8,6 +8,8 @@ public sealed record ClusterNodeOptions
     /// <summary>Akka remoting address; port 0 picks a free one.</summary>
     public string Host { get; init; } = "127.0.0.1";
     public int Port { get; init; } = 0;
+    /// <summary>The host other members reach this node at (a pod or container address); default: <see cref="Host"/>.</summary>
+    public string? PublicHost { get; init; }
     /// <summary>Seed nodes (akka.tcp://actornat@host:port); none: this node founds the cluster.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
     /// <summary>`memory`, `sqlite:PATH` (one node) or `postgres://user:password@host:port/database` (several).</summary>

@@ -140,7 +140,7 @@ public sealed class NatNode : IAsyncDisposable
             services.TryAddSingleton<INatBackend>(_ => new LocalNatBackend(new NatEngine(SystemClock.Instance, new SeededRandom(seed)), options.NodeName));
         }
         else if (!services.Any(d => d.ServiceType == typeof(INatBackend)))
-            throw new NodeStartupException($"backend \"{options.Backend}\" is not available in this build (the cluster backend is not implemented yet); use --backend local");
+            ClusterBackend.Add(services, options);
         AddOperations(services, options);
 
         // Before Kestrel starts: a bad configuration line stops the node before it serves anything.

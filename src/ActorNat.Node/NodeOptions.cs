@@ -49,7 +49,7 @@ public sealed class NodeOptions
     /// <summary>NAT event log (RFC 8158 session create/delete, ports exhausted): "off" (default), "log", "jsonl:PATH", or "log,jsonl:PATH".</summary>
     public string NatEvents { get; set; } = "off";
 
-    // ---- Cluster settings: accepted and validated now, used once the cluster backend (src/ActorNat.Cluster) lands. ----
+    // ---- Cluster settings (the cluster backend, src/ActorNat.Cluster). ----
 
     /// <summary>Akka remoting endpoint "host:port" (cluster backend only).</summary>
     public string? Remoting { get; set; }
@@ -61,7 +61,7 @@ public sealed class NodeOptions
     public List<string> Seeds { get; set; } = [];
 
     /// <summary>Durable state: "sqlite:PATH" (default) or "postgres://user:pass@host:port/db" (cluster backend only).</summary>
-    public string Database { get; set; } = "sqlite:actornat.db";
+    public string Database { get; set; } = "sqlite:data/actornat.db";
 
     /// <summary>How the cluster finds its members: "seeds" (the <see cref="Seeds"/> list) or "kubernetes" (Akka.Management
     /// with Akka.Discovery.KubernetesApi: pods labelled app=<see cref="DiscoveryServiceName"/> in this pod's namespace).</summary>
@@ -73,6 +73,6 @@ public sealed class NodeOptions
     /// <summary>Akka.Management HTTP endpoint "host:port" (cluster bootstrap with Kubernetes discovery; default *:8558).</summary>
     public string ManagementEndpoint { get; set; } = "*:8558";
 
-    /// <summary>"local" (one in-process engine, state in memory) or "cluster" (not yet available).</summary>
+    /// <summary>"local" (one in-process engine, state in memory) or "cluster" (sharded actors, durable state; what `actornat node` runs).</summary>
     public string Backend { get; set; } = "local";
 }

@@ -62,7 +62,7 @@ public class AdminAuthTests
     [InlineData("ActorNat:GrpcEndpoint", "127.0.0.1:70000", "grpc endpoint")]
     [InlineData("ActorNat:Database", "mysql://x", "Database")]
     [InlineData("ActorNat:Seeds:0", "nohost", "seed node")]
-    [InlineData("ActorNat:Backend", "cluster", "not available")]
+    [InlineData("ActorNat:Backend", "mesh", "expected local or cluster")]
     public void Unusable_settings_stop_the_node_with_a_clear_message(string key, string value, string expected)
     {
         var e = Assert.Throws<NodeStartupException>(() => NatNode.Create([], new Dictionary<string, string?>

@@ -16,10 +16,10 @@ public static class NodeCommand
         var name = new Option<string?>("--name") { Description = "Node name shown in listings (default node1).", HelpName = "NAME" };
         var randomSeed = new Option<ulong?>("--random-seed") { Description = "Seed of the port allocator's random source (default: from the clock).", HelpName = "N" };
         var maxBatch = new Option<int?>("--max-batch") { Description = "Largest TranslateStream batch accepted (default 4096).", HelpName = "N" };
-        var backend = new Option<string?>("--backend") { Description = "local (one in-process engine, state in memory; the default) or cluster (once src/ActorNat.Cluster lands).", HelpName = "KIND" };
-        var remoting = new Option<string?>("--remoting") { Description = "Cluster backend: Akka remoting endpoint HOST:PORT. Accepted now, used once the cluster backend lands.", HelpName = "HOST:PORT" };
-        var seeds = new Option<string[]>("--seed-node") { Description = "Cluster backend: a seed node's remoting HOST:PORT (repeatable). Accepted now, used once the cluster backend lands.", HelpName = "HOST:PORT", AllowMultipleArgumentsPerToken = false };
-        var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:actornat.db) or postgres://USER:PASS@HOST:PORT/DB. Accepted now, used once the cluster backend lands.", HelpName = "URL" };
+        var backend = new Option<string?>("--backend") { Description = "cluster (sharded actors with durable state: the default) or local (one in-process engine, state in memory).", HelpName = "KIND", DefaultValueFactory = _ => "cluster" };
+        var remoting = new Option<string?>("--remoting") { Description = "Cluster backend: Akka remoting endpoint HOST:PORT.", HelpName = "HOST:PORT" };
+        var seeds = new Option<string[]>("--seed-node") { Description = "Cluster backend: a seed node's remoting HOST:PORT (repeatable).", HelpName = "HOST:PORT", AllowMultipleArgumentsPerToken = false };
+        var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:data/actornat.db, under the working directory) or postgres://USER:PASS@HOST:PORT/DB.", HelpName = "URL" };
         var metrics = new Option<string?>("--metrics") { Description = "HTTP/1.1 endpoint HOST:PORT of /metrics (Prometheus), /healthz/live and /healthz/ready. Default: a free port on the --grpc host (printed as metrics=URL); off: none.", HelpName = "HOST:PORT" };
         var natEvents = new Option<string?>("--nat-events") { Description = "NAT event log (session create/delete, ports exhausted; RFC 8158): off (default), log, jsonl:PATH, or log,jsonl:PATH.", HelpName = "MODE" };
         var shutdown = new Option<double?>("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight calls (default 30).", HelpName = "SECONDS" };

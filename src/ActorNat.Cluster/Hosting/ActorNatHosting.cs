@@ -89,7 +89,7 @@ public static class ActorNatHosting
             shardOptions.SnapshotPluginId = shardSnapshots.PluginId;
         }
 
-        b.WithRemoting(new RemoteOptions { HostName = o.Host, Port = o.Port });
+        b.WithRemoting(new RemoteOptions { HostName = o.Host, Port = o.Port, PublicHostName = o.PublicHost });
         b.WithClustering(new ClusterOptions
         {
             SeedNodes = o.Seeds.ToArray(),

@@ -1,0 +1,54 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Hosting;
+using ActorNat.Cluster;
+using ActorNat.Cluster.Hosting;
+using ActorNat.Core.Engine;
+using ActorNat.Node.Health;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ActorNat.Node;
+
+/// <summary>Wires the sharded cluster backend into the node: the actor system (Akka.Hosting), the backend, readiness.</summary>
+internal static class ClusterBackend
+{
+    public static void Add(IServiceCollection services, NodeOptions options)
+    {
+        var (host, port) = options.Remoting is { Length: > 0 } r ? SplitHostPort(r) : ("127.0.0.1", 0);
+        var cluster = new ClusterNodeOptions
+        {
+            NodeName = options.NodeName,
+            Host = host,
+            Port = port,
+            PublicHost = options.PublicHostname,
+            Seeds = options.Seeds.Select(s => s.Contains("://") ? s : $"akka.tcp://actornat@{s}").ToList(),
+            Database = options.Database,
+            Seed = options.RandomSeed != 0 ? options.RandomSeed : (ulong)Random.Shared.NextInt64(1, long.MaxValue),
+        };
+        var ctx = new NatNodeContext(cluster, SystemClock.Instance);
+        services.AddSingleton(ctx);
+        services.AddAkka(cluster.SystemName, (b, _) => b.WithActorNat(ctx));
+        services.AddSingleton<INatBackend>(sp => new ClusterNatBackend(sp.GetRequiredService<ActorSystem>(), ctx));
+        services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<ActorSystem>(), ctx));
+    }
+
+    private static (string, int) SplitHostPort(string endpoint)
+    {
+        var i = endpoint.LastIndexOf(':');
+        if (i <= 0 || !int.TryParse(endpoint[(i + 1)..], out var port) || port is < 0 or > 65535)
+            throw new NodeStartupException($"bad remoting endpoint \"{endpoint}\": expected HOST:PORT");
+        return (endpoint[..i], port);
+    }
+
+    /// <summary>Ready once this node is an Up member, has its configuration, and its regions have started.</summary>
+    private sealed class ClusterReadiness(ActorSystem system, NatNodeContext ctx) : IReadiness
+    {
+        public ValueTask<(bool Ready, string Reason)> CheckAsync(CancellationToken ct)
+        {
+            var self = Akka.Cluster.Cluster.Get(system).SelfMember;
+            if (self.Status != MemberStatus.Up) return ValueTask.FromResult((false, $"cluster member is {self.Status}"));
+            if (ctx.Router.IsNobody()) return ValueTask.FromResult((false, "regions starting"));
+            return ValueTask.FromResult((true, "up"));
+        }
+    }
+}
