@@ -14,11 +14,10 @@
 #   ACTORNAT_STOP_TIMEOUT   seconds `down` waits after SIGTERM before SIGKILL (default 20)
 #   ACTORNAT_START_TIMEOUT  seconds `up` waits for a node to be SERVING (default 60)
 #
-# N = 1: one node, state in memory (the local backend), gRPC on a free port (the node binds port 0 and reports it).
+# N = 1: one node of the cluster backend with its state in an embedded SQLite file in the run dir; gRPC on a free port
+#        (the node binds port 0 and reports it).
 # N > 1: the nodes form one cluster: each gets a remoting port, node 1 is the seed, and they share a PostgreSQL
-#        database (installed from Debian packages and started in the run dir if needed). This needs the cluster
-#        backend (src/ActorNat.Cluster); until it is in the build, `up N` with N > 1 stops with a clear message
-#        rather than start N unrelated single nodes.
+#        database (installed from Debian packages and started in the run dir if needed).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -72,6 +71,7 @@ ensure_postgres() {
   if [[ ! -f "$data/PG_VERSION" ]]; then
     runuser -u postgres -- "$bindir/initdb" -D "$data" -A trust -U actornat >/dev/null || die "initdb failed"
   fi
+  touch "$RUN/postgres.log"; chown postgres "$RUN/postgres.log" 2>/dev/null || true  # the server writes it as postgres
   runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -l "$RUN/postgres.log" -o "-p $port -k $data -c listen_addresses=127.0.0.1" -w start >/dev/null \
     || die "postgres did not start (see $RUN/postgres.log)"
   echo "$port" > "$PG_PORT_FILE"
@@ -135,15 +135,13 @@ cmd_up() {
   echo "$n" > "$RUN/size"
 
   if (( n == 1 )); then
-    local url; url="$(start_node 1 "$bin" --backend local "${extra[@]}")"
+    local url; url="$(start_node 1 "$bin" --backend cluster --database "sqlite:$RUN/node1.db" "${extra[@]}")"
     echo "node 1 $url"
     echo "metrics 1 $(cat "$RUN/node1.metrics")"
     return
   fi
 
-  # N > 1: one cluster. Refuse before starting anything if the build has no cluster backend.
-  [[ -f "$(dirname "$bin")/ActorNat.Cluster.dll" ]] \
-    || die "up $n needs the cluster backend (src/ActorNat.Cluster), which is not in this build yet; use: cluster.sh up 1"
+  # N > 1: one cluster on one PostgreSQL database.
   ensure_postgres
   local db="postgres://actornat@127.0.0.1:$(cat "$PG_PORT_FILE")/actornat"
   local ports=() i

@@ -19,7 +19,7 @@ namespace ActorNat.Cluster;
 /// answer (its destination is a NAT address), to the pool that owns that reply tuple, which passes it to the entry.
 /// Administration goes to the configuration entity, the pools (listings) and every node's router (counters).
 /// </summary>
-public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : INatBackend
+public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : INatBackend, IClusterView
 {
     private TimeSpan Timeout => ctx.Options.AskTimeout;
 
@@ -181,6 +181,24 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         var members = Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
         return await Task.WhenAll(members.Select(m =>
             system.ActorSelection($"{m.Address}/user/{RouterActor.Name}").Ask<NodeStats>(new GetNodeStats(), Timeout, ct))).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<MemberView>> MembersAsync(CancellationToken ct = default)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var state = cluster.State;
+        var stats = await NodeStats(ct).ConfigureAwait(false);
+        var sharding = await ctx.ConntrackRegion.Ask<ClusterShardingStats>(new GetClusterShardingStats(Timeout), Timeout, ct).ConfigureAwait(false);
+        var entries = (await ListAsync(ConntrackFilter.All, ct).ConfigureAwait(false)).GroupBy(r => r.Node).ToDictionary(g => g.Key, g => (long)g.Count());
+        return state.Members.Select(m =>
+        {
+            var name = m.Address.HostPort();
+            var node = stats.FirstOrDefault(s => s.Node == name);
+            bool unreachable = state.Unreachable.Contains(m);
+            return new MemberView(name, m.Roles.ToList(), unreachable ? "Unreachable" : m.Status.ToString(), m.Address == cluster.SelfAddress,
+                state.Leader == m.Address, sharding.Regions.TryGetValue(m.Address, out var r) ? r.Stats.Count : 0,
+                entries.GetValueOrDefault(name), node?.GrpcEndpoint ?? "");
+        }).ToList();
     }
 
     private async Task<long> OldestConfigVersion(CancellationToken ct) =>

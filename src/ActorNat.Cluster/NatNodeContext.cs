@@ -15,6 +15,9 @@ public sealed class NatNodeContext(ClusterNodeOptions options, IClock clock)
     public ConntrackTimeouts Timeouts { get; set; } = ConntrackTimeouts.Default;
     public string NodeName { get; set; } = options.NodeName;
 
+    /// <summary>Where this node serves gRPC, once its host knows (shown by cluster status).</summary>
+    public string GrpcEndpoint { get; set; } = "";
+
     public IActorRef ConntrackRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef PoolRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef SourceRegion { get; internal set; } = ActorRefs.Nobody;

@@ -3,6 +3,7 @@ using System.Text;
 using ActorNat.Core;
 using ActorNat.Core.Conntrack;
 using ActorNat.Core.Engine;
+using ActorNat.Node.Metrics;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Wire = ActorNat.Api.V1;
@@ -106,6 +107,23 @@ public sealed class AdminGrpcService(INatBackend backend, IOptions<NodeOptions> 
     public override async Task<Wire.ClusterStatusReply> ClusterStatus(Wire.Empty request, ServerCallContext context)
     {
         var o = options.Value;
+        if ((backend is MeteredNatBackend m ? m.Inner : backend) is IClusterView view)
+        {
+            var members = await view.MembersAsync(context.CancellationToken);
+            var reply = new Wire.ClusterStatusReply
+            {
+                Backend = o.Backend,
+                Self = members.FirstOrDefault(x => x.IsSelf)?.Address ?? "",
+                Leader = members.FirstOrDefault(x => x.IsLeader)?.Address ?? "",
+            };
+            foreach (var x in members)
+                reply.Members.Add(new Wire.Member
+                {
+                    Address = x.Address, Roles = { x.Roles }, Status = x.Status, IsSelf = x.IsSelf, IsLeader = x.IsLeader,
+                    Shards = (uint)x.Shards, Entries = (ulong)x.Entries, GrpcEndpoint = x.GrpcEndpoint,
+                });
+            return reply;
+        }
         var count = await backend.CountAsync(context.CancellationToken);
         var self = o.Remoting ?? info.GrpcUrl;
         return new Wire.ClusterStatusReply

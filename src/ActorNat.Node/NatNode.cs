@@ -173,6 +173,7 @@ public sealed class NatNode : IAsyncDisposable
         {
             var info = app.Services.GetRequiredService<NodeInfo>();
             info.GrpcUrl = node.GrpcUrl;
+            if (app.Services.GetService<ActorNat.Cluster.NatNodeContext>() is { } cluster) cluster.GrpcEndpoint = node.GrpcUrl;
             info.AdminUrl = node.AdminUrl;
             _ = app.Services.GetRequiredService<INatBackend>(); // hooks the backend's events before the first packet
             // Until a probe asks: ready when the backend cannot tell otherwise (probes then keep it current).

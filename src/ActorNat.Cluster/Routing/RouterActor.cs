@@ -26,7 +26,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         Receive<SubscribeAck>(_ => { });
         Receive<GetNodeStats>(_ =>
         {
-            var stats = new NodeStats { Node = _ctx.NodeName };
+            var stats = new NodeStats { Node = _ctx.NodeName, GrpcEndpoint = _ctx.GrpcEndpoint };
             foreach (var (name, value) in _ctx.Counters.All()) stats.Counters.Add(new Counter { Name = name, Value = value });
             stats.Counters.Add(new Counter { Name = ConfigVersionCounter, Value = _ctx.Config.Current.Version });
             Sender.Tell(stats);
