@@ -6,6 +6,11 @@
 #   deploy/local/cluster.sh down                   stop exactly what `up` started (SIGTERM, then SIGKILL after a timeout)
 #   deploy/local/cluster.sh kill I                 SIGKILL node I
 #   deploy/local/cluster.sh status                 the nodes and whether they still run
+#   deploy/local/cluster.sh start I                restart a stopped (killed, left) node I with its gRPC and remoting ports;
+#                                                  it joins through the other running nodes (never itself: no second cluster)
+#   deploy/local/cluster.sh stop I | cont I        SIGSTOP / SIGCONT node I (a long pause)
+#   deploy/local/cluster.sh add                    start one more node that joins the running ones; prints "node I URL"
+#   deploy/local/cluster.sh leave I                SIGTERM node I (graceful leave, shards handed off) and wait for its exit
 #
 # Environment:
 #   ACTORNAT_RUN_DIR        pid files, logs, build output, database (default: REPO/.run/local)
@@ -13,6 +18,8 @@
 #   ACTORNAT_ADMIN_TOKEN    admin token for every node (default: none; the nodes listen on loopback only)
 #   ACTORNAT_STOP_TIMEOUT   seconds `down` waits after SIGTERM before SIGKILL (default 20)
 #   ACTORNAT_START_TIMEOUT  seconds `up` waits for a node to be SERVING (default 60)
+#   ACTORNAT_NODE_GID_BASE  run node I with group id BASE+I (setpriv), so iptables' owner match can tell its packets
+#                           apart on loopback (used by `actornat chaos` to partition one node); default: unset
 #
 # N = 1: one node of the cluster backend with its state in an embedded SQLite file in the run dir; gRPC on a free port
 #        (the node binds port 0 and reports it).
@@ -97,7 +104,10 @@ start_node() {
   : > "$out"
   local token_args=()
   [[ -n "${ACTORNAT_ADMIN_TOKEN:-}" ]] && token_args=(--admin-token "$ACTORNAT_ADMIN_TOKEN")
-  nohup "$bin" node --name "node$i" --grpc 127.0.0.1:0 "${token_args[@]}" "$@" >"$out" 2>"$err" </dev/null &
+  local wrap=()
+  [[ -n "${ACTORNAT_NODE_GID_BASE:-}" ]] && wrap=(setpriv --regid "$(( ACTORNAT_NODE_GID_BASE + i ))" --clear-groups --)
+  printf '%s\n' "$@" > "$RUN/node$i.args"
+  nohup "${wrap[@]}" "$bin" node --name "node$i" --grpc "${GRPC_ENDPOINT:-127.0.0.1:0}" "${token_args[@]}" "$@" >"$out" 2>"$err" </dev/null &
   echo $! > "$RUN/node$i.pid"
   local deadline=$(( SECONDS + START_TIMEOUT ))
   while [[ -z "$url" ]]; do
@@ -130,7 +140,7 @@ cmd_up() {
     [[ -e "$f" ]] || continue
     if live_pid "$f" >/dev/null; then die "a cluster is already up in $RUN (run: cluster.sh down)"; fi
   done
-  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics
+  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics "$RUN"/node*.args
   local bin; bin="$(actornat_bin)"
   echo "$n" > "$RUN/size"
 
@@ -181,6 +191,93 @@ cmd_kill() {
   log "node $i (pid $pid) killed"
 }
 
+# The remoting HOST:PORT node I was started with (from its saved arguments).
+remoting_of() { sed -n '/^--remoting$/{n;p;q}' "$RUN/node$1.args" 2>/dev/null; }
+
+# The indices of the nodes that run now.
+running_nodes() {
+  local f i
+  for f in "$RUN"/node*.pid; do
+    [[ -e "$f" ]] || continue
+    i="${f##*/node}"; i="${i%.pid}"
+    live_pid "$f" >/dev/null && echo "$i"
+  done
+  return 0
+}
+
+# Starts node I with the saved arguments, but seeds = the other running nodes (a node that seeds only from itself
+# would found a second cluster on the same database).
+restart_node() {
+  local i="$1" grpc="$2" bin args=() seeds=() j a skip=0
+  bin="$(actornat_bin)"
+  [[ -f "$RUN/node$i.args" ]] || die "node $i was never started here"
+  while IFS= read -r a; do
+    if (( skip )); then skip=0; continue; fi
+    if [[ "$a" == --seed-node ]]; then skip=1; continue; fi
+    args+=("$a")
+  done < "$RUN/node$i.args"
+  for j in $(running_nodes); do
+    [[ "$j" == "$i" ]] && continue
+    seeds+=(--seed-node "$(remoting_of "$j")")
+  done
+  (( ${#seeds[@]} > 0 )) || die "no running node to join"
+  GRPC_ENDPOINT="$grpc" start_node "$i" "$bin" "${args[@]}" "${seeds[@]}"
+}
+
+cmd_start() {
+  local i="${1:-}"
+  [[ "$i" =~ ^[1-9][0-9]*$ ]] || die "usage: cluster.sh start I"
+  if live_pid "$RUN/node$i.pid" >/dev/null; then die "node $i is running"; fi
+  local url; url="$(cat "$RUN/node$i.url" 2>/dev/null)"
+  local grpc="${url#http://}"
+  url="$(restart_node "$i" "${grpc:-127.0.0.1:0}")"
+  echo "node $i $url"
+  echo "metrics $i $(cat "$RUN/node$i.metrics")"
+}
+
+cmd_signal() {
+  local sig="$1" i="${2:-}"
+  [[ "$i" =~ ^[1-9][0-9]*$ ]] || die "usage: cluster.sh stop|cont I"
+  local pid; pid="$(live_pid "$RUN/node$i.pid")" || die "node $i is not running"
+  kill "-$sig" "$pid"
+  log "node $i (pid $pid) $sig"
+}
+
+cmd_add() {
+  local n=0 f i
+  for f in "$RUN"/node*.args; do
+    [[ -e "$f" ]] || continue
+    i="${f##*/node}"; i="${i%.args}"
+    (( i > n )) && n=$i
+  done
+  (( n > 0 )) || die "no cluster here (run: cluster.sh up N)"
+  i=$(( n + 1 ))
+  # The new node's arguments: node 1's, with a remoting port of its own.
+  local a skip=0 args=()
+  while IFS= read -r a; do
+    if (( skip )); then skip=0; continue; fi
+    if [[ "$a" == --remoting ]]; then skip=1; continue; fi
+    args+=("$a")
+  done < "$RUN/node1.args"
+  args+=(--remoting "127.0.0.1:$(free_port)")
+  printf '%s\n' "${args[@]}" > "$RUN/node$i.args"
+  local url; url="$(restart_node "$i" "127.0.0.1:0")"
+  echo $(( i )) > "$RUN/size"
+  echo "node $i $url"
+  echo "metrics $i $(cat "$RUN/node$i.metrics")"
+}
+
+cmd_leave() {
+  local i="${1:-}"
+  [[ "$i" =~ ^[1-9][0-9]*$ ]] || die "usage: cluster.sh leave I"
+  local pid; pid="$(live_pid "$RUN/node$i.pid")" || die "node $i is not running"
+  kill -TERM "$pid"
+  local deadline=$(( SECONDS + STOP_TIMEOUT ))
+  while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done  # waiting for the process to exit
+  kill -0 "$pid" 2>/dev/null && die "node $i (pid $pid) still running after ${STOP_TIMEOUT}s"
+  log "node $i (pid $pid) left"
+}
+
 cmd_status() {
   local f i
   for f in "$RUN"/node*.pid; do
@@ -195,5 +292,10 @@ case "${1:-}" in
   down) cmd_down ;;
   kill) shift; cmd_kill "$@" ;;
   status) cmd_status ;;
-  *) echo "usage: cluster.sh up N [--config FILE] | down | kill I | status" >&2; exit 2 ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_signal STOP "$@" ;;
+  cont) shift; cmd_signal CONT "$@" ;;
+  add) cmd_add ;;
+  leave) shift; cmd_leave "$@" ;;
+  *) echo "usage: cluster.sh up N [--config FILE] | down | kill I | start I | stop I | cont I | add | leave I | status" >&2; exit 2 ;;
 esac
