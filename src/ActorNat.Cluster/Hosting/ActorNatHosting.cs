@@ -112,6 +112,7 @@ public static class ActorNatHosting
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 10
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
             akka.cluster.sharding.entity-recovery-strategy = constant
+            akka.persistence.max-concurrent-recoveries = 2000
             akka.cluster.sharding.rebalance-interval = {{(int)o.RebalanceInterval.TotalMilliseconds}}ms
             akka.cluster.sharding.buffer-size = 100000
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
