@@ -75,13 +75,14 @@ public class ClusterConformanceTests : IClassFixture<ClusterConformanceTests.Sha
         await nat.ApplyConfigAsync("iptables -t nat -F");
         foreach (var route in config.Routes.Where(r => !r.Contains("proto kernel")))
             await nat.ApplyConfigAsync("ip route del " + route.Split(" dev ")[0]);
-        foreach (var addr in config.Addresses)
+        foreach (var addr in config.Addresses.Reverse()) // secondaries (listed last) before their primaries
         {
             var words = addr.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             await nat.ApplyConfigAsync($"ip addr del {words[3]} dev {words[1]}");
         }
         foreach (var line in Core.Conntrack.ConntrackTimeouts.Default.AsSysctlLines())
             await nat.ApplyConfigAsync("sysctl -w net.netfilter." + line);
+        await nat.ApplyConfigAsync("sysctl -w net.ipv4.conf.all.promote_secondaries=0");
         await TestCluster.Until(async () => (await nat.CountAsync()) == 0, TimeSpan.FromSeconds(30), "an empty table");
     }
 }
