@@ -161,6 +161,23 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         return records;
     }
 
+    /// <summary>The entries held by the pools on this node (metrics: each node reports its own).</summary>
+    public async Task<IReadOnlyList<ConntrackEntry>> LocalEntriesAsync(CancellationToken ct = default)
+    {
+        var state = await ctx.PoolRegion.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, Timeout, ct).ConfigureAwait(false);
+        var lists = await Task.WhenAll(state.Shards.SelectMany(s => s.EntityIds).Select(pool =>
+            ctx.PoolRegion.Ask<EntryList>(new ListEntries { Pool = pool, Filter = new EntryFilter() }, Timeout, ct))).ConfigureAwait(false);
+        return lists.SelectMany(l => l.Entries.Select(e => e.ToCore()).Where(e => !e.State.IsExpired(l.NowMs))).ToList();
+    }
+
+    /// <summary>Shards and active entities of each entity type on this node.</summary>
+    public async Task<IReadOnlyList<(string Type, int Shards, int Entities)>> LocalShardsAsync(CancellationToken ct = default)
+    {
+        var regions = new[] { ("conntrack", ctx.ConntrackRegion), ("pool", ctx.PoolRegion), ("source", ctx.SourceRegion), ("config", ctx.ConfigRegion) };
+        var states = await Task.WhenAll(regions.Select(r => r.Item2.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, Timeout, ct))).ConfigureAwait(false);
+        return regions.Select((r, i) => (r.Item1, states[i].Shards.Count, states[i].Shards.Sum(s => s.EntityIds.Count))).ToList();
+    }
+
     /// <summary>The pools that exist: every node's pool region lists its own (pools are remembered, so all are awake).</summary>
     public async Task<IReadOnlyList<string>> PoolIds(CancellationToken ct = default)
     {

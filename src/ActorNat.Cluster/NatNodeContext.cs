@@ -24,6 +24,9 @@ public sealed class NatNodeContext(ClusterNodeOptions options, IClock clock)
     public IActorRef ConfigRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef Router { get; internal set; } = ActorRefs.Nobody;
 
+    /// <summary>An entry was created (reason null) or destroyed on this node: the host's NAT event log and metrics.</summary>
+    public Action<ConntrackEntry, DestroyReason?>? EntryEvent { get; set; }
+
     /// <summary>Observes entity activations (tests, chaos): node name and entity id, on start and on stop.</summary>
     public Action<string, string, bool>? ActivationObserver { get; set; }
 }

@@ -215,6 +215,7 @@ public sealed class NatNode : IAsyncDisposable
                 LocalBackendHooks.Attach(local, metrics, events);
                 natIpOf = LocalBackendHooks.NatIpResolver(local);
             }
+            if (real is ActorNat.Cluster.ClusterNatBackend cluster) ClusterMetricsSource.Attach(cluster, metrics, events);
             return new MeteredNatBackend(real, metrics, events, natIpOf);
         });
         services.AddSingleton(sp =>
@@ -223,6 +224,7 @@ public sealed class NatNode : IAsyncDisposable
             var sources = sp.GetServices<INodeMetricsSource>().ToList();
             if (real is INodeMetricsSource own && !sources.Contains(own)) sources.Add(own);
             if (real is LocalNatBackend local) sources.Add(new LocalBackendMetricsSource(local));
+            if (real is ActorNat.Cluster.ClusterNatBackend cluster) sources.Add(new ClusterMetricsSource(cluster));
             return new ScrapeCollector(sp.GetRequiredService<NatMetrics>(), sources, sp.GetRequiredService<ILoggerFactory>().CreateLogger<ScrapeCollector>());
         });
         services.AddSingleton(sp => new ReadinessCheck(sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<NatMetrics>(),

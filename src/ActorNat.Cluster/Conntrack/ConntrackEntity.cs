@@ -194,6 +194,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         {
             Apply(c);
             Interlocked.Increment(ref _ctx.Counters.Insert);
+            _ctx.EntryEvent?.Invoke(_entry, null);
             var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
             _waiting.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
             _ctx.SourceRegion.Tell(new RegisterSource
@@ -236,6 +237,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         _exists = false;
         _entry = default;
         Interlocked.Increment(ref _ctx.Counters.Destroyed);
+        _ctx.EntryEvent?.Invoke(e, reason);
         if (tellPool)
             _ctx.PoolRegion.Tell(new Release { Pool = _pool, Reply = e.Reply.ToMsg(), ConntrackId = e.Id, Reason = (uint)reason });
         _ctx.SourceRegion.Tell(new UnregisterSource

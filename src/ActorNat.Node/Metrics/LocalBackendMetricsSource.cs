@@ -27,11 +27,17 @@ public sealed class LocalBackendMetricsSource(LocalNatBackend backend) : INodeMe
         foreach (var (name, value) in engine.Stats.All()) w.ConntrackStat(name, value);
         w.ConntrackMax(table.MaxEntries);
 
+        WriteEntries(table.Live().Select(i => table[i]), engine, w);
+    }
+
+    /// <summary>Entries by protocol and state, and port-pool use per NAT IP against what the configuration can hand out.</summary>
+    public static void WriteEntries(IEnumerable<ConntrackEntry> entries, NatEngine config, INodeMetricsWriter w)
+    {
+        var engine = config;
         var counts = new long[3, States];
         var used = new Dictionary<(uint Ip, int Proto), ulong[]>();
-        foreach (var i in table.Live())
+        foreach (var e in entries) // copies: each read is one consistent-enough snapshot of an entry
         {
-            var e = table[i]; // a copy: what follows reads one consistent-enough snapshot of the entry
             int p = ProtoIndex(e.State.Proto);
             if (p < 0) continue;
             counts[p, StateIndex(e.State)]++;
