@@ -6,6 +6,7 @@ var root = new RootCommand("ActorNat: a distributed NAT (MASQUERADE/SNAT) contro
 root.Subcommands.Add(SimulateCommand.Create());
 ActorNat.Cli.Commands.ClientCommands.AddTo(root);
 root.Subcommands.Add(ActorNat.Cli.Commands.BenchCommand.Create());
+root.Subcommands.Add(ActorNat.Cli.Commands.ChaosCommand.Create());
 // No 2 s termination timeout: `actornat node` handles SIGTERM itself (graceful shutdown, a second SIGTERM exits at once).
 var parsed = root.Parse(args);
 return parsed.Invoke(parsed.CommandResult.Command.Name == "node" ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration());

@@ -1,0 +1,425 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ActorNat.Cli.Bench;
+using Grpc.Core;
+using Wire = ActorNat.Api.V1;
+
+namespace ActorNat.Cli.Chaos;
+
+public sealed record ChaosOptions
+{
+    public int Nodes { get; init; } = 3;
+    public int Faults { get; init; } = 6;
+    public int Seed { get; init; } = 1;
+    public int Concurrency { get; init; } = 8;
+    public string Kinds { get; init; } = "kill,pause,partition";
+    public IReadOnlyList<string> Targets { get; init; } = [];
+    public string? RunDir { get; init; }
+    public string? Token { get; init; }
+    public string? FailureFile { get; init; }
+    public double DownSeconds { get; init; } = 3;
+    public double PauseSeconds { get; init; } = 10;
+    public double PartitionSeconds { get; init; } = 12;
+    public double WarmupSeconds { get; init; } = 5;
+    public bool KeepCluster { get; init; }
+}
+
+public sealed record FaultRecord(int Index, string Kind, int Node)
+{
+    public long AtMs { get; set; }
+    public long EndMs { get; set; }
+    public int Sampled { get; set; }
+    public int Affected { get; set; }
+    public double RecoveryMaxS { get; set; }
+    public int FailedRequests { get; set; }
+    public int UnknownRequests { get; set; }
+    public string Note { get; set; } = "";
+}
+
+/// <summary>
+/// `actornat chaos`: a seeded load through gRPC against every node in service, faults on a seeded schedule (SIGKILL
+/// and restart, SIGSTOP/SIGCONT, a loopback partition of one node), a client-side history of every request, and the
+/// checks afterwards (acknowledged mappings unchanged, no reply tuple held twice, no entity written by two
+/// incarnations, one side of a partition up, recovery times, failures per fault window).
+/// </summary>
+public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
+{
+    private readonly ConcurrentDictionary<int, Flow> _flows = new();
+    private readonly List<Flow> _acked = [];
+    private readonly HashSet<int> _inService = [];
+    private readonly List<FaultRecord> _faults = [];
+    private readonly List<double> _recoveries = [];
+    private readonly List<string> _violations = [];
+    private readonly List<string> _notes = [];
+    private int _nextFlow;
+    private Clients _c = null!;
+    private ClusterControl? _cluster;
+    private int _nodeCount;
+
+    private void Note(string s) { lock (_notes) _notes.Add(s); progress.WriteLine("chaos: " + s); }
+    private void Violation(string s) { lock (_violations) _violations.Add(s); progress.WriteLine("chaos: VIOLATION " + s); }
+
+    private int[] InService() { lock (_inService) return [.. _inService]; }
+    private void SetService(int node, bool on) { lock (_inService) { if (on) _inService.Add(node); else _inService.Remove(node); } }
+
+    public async Task<(int Exit, string Text, string Json)> Run(CancellationToken ct)
+    {
+        _c = new Clients(o.Token);
+        try
+        {
+            await Setup(ct);
+            return await Body(ct);
+        }
+        finally
+        {
+            if (_cluster is not null)
+            {
+                try { await ClusterControl.Heal(CancellationToken.None); } catch { }
+                if (!o.KeepCluster && o.Targets.Count == 0)
+                    try { foreach (var i in Enumerable.Range(1, _nodeCount)) if (_cluster.Running(i)) await _cluster.Cont(i, CancellationToken.None); await _cluster.Down(CancellationToken.None); } catch (Exception e) { progress.WriteLine("chaos: down: " + e.Message); }
+            }
+            _c.Dispose();
+        }
+    }
+
+    private async Task Setup(CancellationToken ct)
+    {
+        var script = ClusterControl.FindScript();
+        if (o.Targets.Count > 0)
+        {
+            for (int i = 0; i < o.Targets.Count; i++) { _c.Set(i + 1, o.Targets[i]); SetService(i + 1, true); }
+            _nodeCount = o.Targets.Count;
+            // Faults need the processes: possible when the targets are the nodes cluster.sh runs in the run dir.
+            if (script is not null && o.RunDir is not null)
+            {
+                _cluster = new ClusterControl(script, o.RunDir);
+                for (int i = 1; i <= _nodeCount; i++)
+                    if (!_cluster.Running(i) || File.ReadAllText(Path.Combine(o.RunDir, $"node{i}.url")).Trim() != o.Targets[i - 1].TrimEnd('/'))
+                    { Note($"node {i} is not run by cluster.sh in {o.RunDir}: no faults, load and checks only"); _cluster = null; break; }
+            }
+            else Note("--targets without --run-dir: no faults can be injected (load and checks only)");
+        }
+        else
+        {
+            if (script is null) throw new InvalidOperationException("deploy/local/cluster.sh not found above the working directory (or use --targets)");
+            var run = o.RunDir ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(script)!)!)!, ".run", "chaos");
+            _cluster = new ClusterControl(script, run);
+            progress.WriteLine($"chaos: starting {o.Nodes} nodes (cluster.sh up {o.Nodes}, run dir {run})");
+            try { await _cluster.Down(ct); } catch { }
+            await _cluster.Up(o.Nodes, ct);
+            foreach (var (i, url) in _cluster.Urls) { _c.Set(i, url); SetService(i, true); }
+            _nodeCount = o.Nodes;
+        }
+        // The article's router, and timeouts long enough that no mapping of the run expires by itself.
+        var admin = _c.Admin(1);
+        var have = await admin.AddressListAsync(new Wire.ListRequest(), _c.Headers, cancellationToken: ct);
+        if (!have.Lines.Any(l => l.Contains("inet " + FlowSpace.ArticleNatIp + "/", StringComparison.Ordinal)))
+            await admin.ApplyConfigAsync(new Wire.ConfigLines { Lines = { FlowSpace.ArticleConfig } }, _c.Headers, cancellationToken: ct);
+        await admin.ApplyConfigAsync(new Wire.ConfigLines
+        {
+            Lines = { "sysctl -w net.netfilter.nf_conntrack_udp_timeout=86400", "sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=86400" },
+        }, _c.Headers, cancellationToken: ct);
+    }
+
+    private List<(string Kind, int Node)> Schedule()
+    {
+        var rng = new Random(o.Seed);
+        var kinds = o.Kinds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (_cluster is null) return [];
+        return Enumerable.Range(0, o.Faults).Select(_ => (kinds[rng.Next(kinds.Count)], 1 + rng.Next(_nodeCount))).ToList();
+    }
+
+    private async Task<(int, string, string)> Body(CancellationToken outer)
+    {
+        var schedule = Schedule();
+        if (schedule.Any(s => s.Kind == "partition"))
+        {
+            var (ok, why) = await ClusterControl.CanPartition(outer);
+            if (!ok) { Note("partitions skipped: " + why); schedule = schedule.Select(s => s.Kind == "partition" ? ("pause", s.Node) : s).ToList(); }
+        }
+        progress.WriteLine($"chaos: seed {o.Seed}, schedule: {string.Join(", ", schedule.Select(s => $"{s.Kind} {s.Node}"))}");
+
+        using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        var workers = Enumerable.Range(0, o.Concurrency).Select(w => Task.Run(() => Worker(w, stopLoad.Token))).ToArray();
+        var ticker = Task.Run(() => Ticker(stopLoad.Token));
+        long loadStart = _c.NowMs;
+        await WaitFor(() => _c.NowMs > loadStart + o.WarmupSeconds * 1000, TimeSpan.FromSeconds(o.WarmupSeconds + 5), outer);
+
+        for (int k = 0; k < schedule.Count; k++)
+        {
+            var (kind, node) = schedule[k];
+            await WaitAllUp(TimeSpan.FromSeconds(90), outer);
+            var f = new FaultRecord(k + 1, kind, node);
+            try { await Inject(f, outer); }
+            catch (Exception e) when (!outer.IsCancellationRequested) { Violation($"fault {k + 1} ({kind} node {node}) could not be carried out: {e.Message}"); }
+            _faults.Add(f);
+            // A little steady load between faults.
+            long until = _c.NowMs + 3000;
+            await WaitFor(() => _c.NowMs >= until, TimeSpan.FromSeconds(10), outer);
+        }
+        await WaitAllUp(TimeSpan.FromSeconds(90), outer);
+        stopLoad.Cancel();
+        await Task.WhenAll(workers.Select(t => t.ContinueWith(_ => { })));
+        await ticker.ContinueWith(_ => { });
+        progress.WriteLine();
+        return await Check(schedule, outer);
+    }
+
+    private async Task Ticker(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try { await Task.Delay(1000, ct); } catch { return; }
+            int acked; lock (_acked) acked = _acked.Count;
+            int fail = _c.History.Count(h => h.Outcome != Outcome.Ack);
+            progress.Write($"\rchaos: t={_c.NowMs / 1000}s requests={_c.History.Count} acknowledged={acked} not-ok={fail} faults={_faults.Count} in-service=[{string.Join(',', InService().Order())}]   ");
+        }
+    }
+
+    private async Task Worker(int w, CancellationToken ct)
+    {
+        var rng = new Random(o.Seed * 1000 + w);
+        while (!ct.IsCancellationRequested)
+        {
+            var nodes = InService();
+            if (nodes.Length == 0) { try { await Task.Delay(50, ct); } catch { return; } continue; }
+            int node = nodes[rng.Next(nodes.Length)];
+            Flow? f = null;
+            if (rng.NextDouble() < 0.4) lock (_acked) if (_acked.Count > 0) f = _acked[rng.Next(_acked.Count)];
+            try
+            {
+                if (f is null) await Create(NewFlow(), node, "create", ct);
+                else await Recheck(f, node, "recheck", ct);
+            }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    private Flow NewFlow()
+    {
+        var f = Flow.Make(Interlocked.Increment(ref _nextFlow), o.Seed);
+        _flows[f.Id] = f;
+        return f;
+    }
+
+    private async Task<(Outcome, Wire.Verdict?)> Create(Flow f, int node, string kind, CancellationToken ct, TimeSpan? timeout = null)
+    {
+        var (outcome, v) = await _c.Send(node, f, kind, ct, timeout);
+        lock (f)
+        {
+            if (outcome == Outcome.Ack && f.Ack is null && !f.EverUnknown && !f.EverFailed)
+            {
+                f.Ack = v; f.AckMs = _c.NowMs;
+                lock (_acked) _acked.Add(f);
+            }
+            else if (outcome == Outcome.Ack && f.Ack is not null) Compare(f, v!, kind);
+            else if (outcome == Outcome.Unknown) f.EverUnknown = true;
+            else if (outcome == Outcome.Failed) f.EverFailed = true;
+        }
+        return (outcome, v);
+    }
+
+    private async Task<(Outcome, Wire.Verdict?)> Recheck(Flow f, int node, string kind, CancellationToken ct, TimeSpan? timeout = null)
+    {
+        var (outcome, v) = await _c.Send(node, f, kind, ct, timeout);
+        if (outcome == Outcome.Ack) lock (f) Compare(f, v!, kind);
+        return (outcome, v);
+    }
+
+    private void Compare(Flow f, Wire.Verdict v, string kind)
+    {
+        var d = f.Differs(v);
+        if (d is null || f.Lost is not null) return;
+        f.Lost = $"{kind} at t={_c.NowMs}ms: {d}";
+        Violation($"flow {f.Id} {Flow.Key(f.Ack!.Original)}: acknowledged mapping changed ({f.Lost})");
+    }
+
+    private async Task Inject(FaultRecord f, CancellationToken ct)
+    {
+        var cl = _cluster!;
+        int n = f.Node;
+        Flow[] sample;
+        var rng = new Random(o.Seed ^ (f.Index * 7919));
+        lock (_acked) sample = _acked.OrderBy(_ => rng.Next()).Take(48).ToArray();
+        progress.WriteLine($"\nchaos: fault {f.Index}: {f.Kind} node {n}");
+        Task probe;
+        long at = _c.NowMs;
+        switch (f.Kind)
+        {
+            case "kill":
+                await cl.Kill(n, ct);
+                at = _c.NowMs;
+                SetService(n, false);
+                probe = Probe(f, at, sample, ct);
+                await Hold(o.DownSeconds, ct);
+                await Restart(n, ct);
+                break;
+            case "pause":
+                await cl.Stop(n, ct);
+                at = _c.NowMs;
+                SetService(n, false);
+                probe = Probe(f, at, sample, ct);
+                await Hold(o.PauseSeconds, ct);
+                await cl.Cont(n, ct);
+                await BackOrRestart(n, ct);
+                break;
+            case "partition":
+                var others = Enumerable.Range(1, _nodeCount).Where(i => i != n && cl.Running(i)).ToArray();
+                await cl.Partition(n, others, ct);
+                at = _c.NowMs;
+                SetService(n, false);
+                probe = Probe(f, at, sample, ct);
+                var minority = MinorityProbe(f, n, at, ct);
+                await Hold(o.PartitionSeconds, ct);
+                await ClusterControl.Heal(ct);
+                await minority;
+                await BackOrRestart(n, ct);
+                break;
+            default:
+                throw new ArgumentException("unknown fault kind " + f.Kind);
+        }
+        await probe;
+        await WaitAllUp(TimeSpan.FromSeconds(90), ct);
+        SetService(n, true);
+        f.EndMs = _c.NowMs;
+        var window = _c.History.Where(h => h.StartMs >= at && h.StartMs <= f.EndMs && h.Kind != "minority").ToList();
+        f.FailedRequests = window.Count(h => h.Outcome == Outcome.Failed);
+        f.UnknownRequests = window.Count(h => h.Outcome == Outcome.Unknown);
+        f.AtMs = at;
+        progress.WriteLine($"\nchaos: fault {f.Index} done: recovery max {f.RecoveryMaxS:F2}s, {f.Affected}/{f.Sampled} sampled flows affected, failed {f.FailedRequests}, unknown {f.UnknownRequests} {f.Note}");
+    }
+
+    private Task Hold(double seconds, CancellationToken ct)
+    {
+        long until = _c.NowMs + (long)(seconds * 1000);
+        return WaitFor(() => _c.NowMs >= until, TimeSpan.FromSeconds(seconds + 5), ct);
+    }
+
+    private async Task Restart(int n, CancellationToken ct)
+    {
+        if (_cluster!.Running(n)) await _cluster.Kill(n, ct);
+        await WaitFor(() => !_cluster.Running(n), TimeSpan.FromSeconds(10), ct);
+        await _cluster.Start(n, ct);
+        _c.Set(n, _cluster.Urls[n]);
+    }
+
+    /// <summary>After SIGCONT or a healed partition: the node is back if it is an Up member in its own view with all the others; else it was downed and is restarted.</summary>
+    private async Task BackOrRestart(int n, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (!_cluster!.Running(n)) break;
+            try
+            {
+                var s = await _c.Admin(n).ClusterStatusAsync(new Wire.Empty(), _c.Headers, deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: ct);
+                var self = s.Members.FirstOrDefault(m => m.IsSelf);
+                if (self is { Status: "Up" } && s.Members.Count(m => m.Status == "Up") == RunningCount()) { Note($"node {n} came back by itself"); return; }
+                if (self is null || self.Status is "Down" or "Removed" or "Exiting") break;
+            }
+            catch (RpcException) { }
+            await Task.Delay(250, ct); // polling the node's own view until the deadline
+        }
+        Note($"node {n} was downed (or left) by the cluster: restarted");
+        await Restart(n, ct);
+    }
+
+    private int RunningCount() => Enumerable.Range(1, _nodeCount).Count(i => _cluster?.Running(i) ?? true);
+
+    /// <summary>Every running node is an Up member in the view of node (any in service), and answers its health check.</summary>
+    private async Task WaitAllUp(TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            int want = RunningCount();
+            bool ok = true;
+            foreach (var i in Enumerable.Range(1, _nodeCount).Where(i => _cluster?.Running(i) ?? true))
+            {
+                try
+                {
+                    var s = await _c.Admin(i).ClusterStatusAsync(new Wire.Empty(), _c.Headers, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: ct);
+                    if (s.Members.Count(m => m.Status == "Up") != want || s.Members.Count != want) { ok = false; break; }
+                }
+                catch (RpcException) { ok = false; break; }
+            }
+            if (ok) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not have {want} Up members within {timeout.TotalSeconds}s");
+            await Task.Delay(250, ct); // polling the members' views until the deadline
+        }
+    }
+
+    /// <summary>
+    /// The recovery of affected flows: a sample of acknowledged flows is asked again from the nodes in service, each
+    /// until it answers; its recovery is the end of its first acknowledged answer after the fault. Affected: a flow
+    /// whose first try after the fault failed, timed out, or took longer than a second.
+    /// </summary>
+    private async Task Probe(FaultRecord f, long at, Flow[] sample, CancellationToken ct)
+    {
+        f.Sampled = sample.Length;
+        var times = await Task.WhenAll(sample.Select(async (flow, idx) =>
+        {
+            var rng = new Random(idx);
+            bool affected = false;
+            var deadline = at + 90_000;
+            while (_c.NowMs < deadline)
+            {
+                var nodes = InService();
+                if (nodes.Length == 0) { await Task.Delay(50, ct); continue; } // waiting for a node in service
+                long t0 = _c.NowMs;
+                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromSeconds(1));
+                if (outcome == Outcome.Ack)
+                {
+                    if (_c.NowMs - t0 > 1000) affected = true;
+                    return (Affected: affected, Seconds: (_c.NowMs - at) / 1000.0);
+                }
+                affected = true;
+            }
+            return (Affected: true, Seconds: double.NaN);
+        }));
+        var aff = times.Where(t => t.Affected).ToList();
+        f.Affected = aff.Count;
+        if (aff.Any(t => double.IsNaN(t.Seconds))) Violation($"fault {f.Index}: {aff.Count(t => double.IsNaN(t.Seconds))} sampled flows did not answer within 90 s");
+        var ok = aff.Where(t => !double.IsNaN(t.Seconds)).Select(t => t.Seconds).ToList();
+        lock (_recoveries) _recoveries.AddRange(ok);
+        f.RecoveryMaxS = ok.Count > 0 ? ok.Max() : 0;
+    }
+
+    /// <summary>
+    /// During a partition, the cut-off node is asked to create new flows: once the split brain resolver has decided
+    /// (failure detection + stable-after, well within 8 s here), it must acknowledge nothing, while the majority does.
+    /// </summary>
+    private async Task MinorityProbe(FaultRecord f, int n, long at, CancellationToken ct)
+    {
+        long decided = at + 8000, end = at + (long)(o.PartitionSeconds * 1000);
+        int lateAcks = 0, acks = 0;
+        long lastAck = -1;
+        while (_c.NowMs < end)
+        {
+            var flow = NewFlow();
+            var (outcome, _) = await Create(flow, n, "minority", ct, TimeSpan.FromSeconds(2));
+            if (outcome == Outcome.Ack)
+            {
+                acks++; lastAck = _c.NowMs - at;
+                if (_c.NowMs > decided) lateAcks++;
+            }
+            await Task.Delay(200, ct); // the pace of the minority probe, not a synchronisation
+        }
+        long majorityLate = _c.History.Count(h => h.Outcome == Outcome.Ack && h.StartMs > decided && h.StartMs < end && h.Node != n);
+        f.Note = $"(minority node {n}: {acks} acks, last at {lastAck / 1000.0:F1}s; majority acks after decision: {majorityLate})";
+        if (lateAcks > 0 && majorityLate > 0)
+            Violation($"fault {f.Index}: both sides of the partition acknowledged new flows more than 8 s after it began (minority {lateAcks}, majority {majorityLate})");
+        if (majorityLate == 0) Violation($"fault {f.Index}: the majority side acknowledged nothing after the partition was decided");
+    }
+
+    private static async Task WaitFor(Func<bool> cond, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!cond())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in " + timeout);
+            await Task.Delay(20, ct); // polling a condition with a deadline
+        }
+    }
+}
