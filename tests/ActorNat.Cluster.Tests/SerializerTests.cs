@@ -52,6 +52,21 @@ public class SerializerTests
     public void Every_message_type_has_a_sample() =>
         Assert.Equal(ClusterSerializer.Types.OrderBy(t => t.Name), Samples().Select(s => s[0].GetType()).Distinct().OrderBy(t => t.Name));
 
+    [Fact]
+    public void Every_protobuf_message_of_the_protocol_is_bound()
+    {
+        var protocol = typeof(IClusterMessage).Assembly.GetTypes()
+            .Where(t => typeof(IMessage).IsAssignableFrom(t) && t.Namespace == typeof(IClusterMessage).Namespace).ToList();
+        Assert.NotEmpty(protocol);
+        foreach (var t in protocol)
+        {
+            Assert.True(typeof(IClusterMessage).IsAssignableFrom(t), $"{t.Name} lacks the IClusterMessage marker");
+            Assert.Contains(t, ClusterSerializer.Types);
+        }
+        // What never leaves its node says so, or serialize-messages would try it.
+        Assert.True(typeof(Akka.Actor.INoSerializationVerificationNeeded).IsAssignableFrom(typeof(Tick)));
+    }
+
     [Theory]
     [MemberData(nameof(Samples))]
     public void Round_trips_through_the_bound_serializer(object message)

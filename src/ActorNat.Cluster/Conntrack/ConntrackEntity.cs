@@ -72,8 +72,13 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         _poolKnows = _entry.State;
     }
 
-    private void OnPacket(EntityPacket m)
+    private void OnPacket(EntityPacket m) => Handle(m, Sender);
+
+    private IActorRef _replyTo = ActorRefs.Nobody;
+
+    private void Handle(EntityPacket m, IActorRef replyTo)
     {
+        _replyTo = replyTo;
         var packet = m.Packet.ToCore();
         var now = _ctx.Clock.NowMs;
         if (!_exists || _entry.State.IsExpired(now))
@@ -154,7 +159,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         {
             Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets), Allocate = allocate,
         });
-        _waiting = Sender;
+        _waiting = _replyTo;
         _first = packet;
         _pending = allocate;
         BecomeStacked(Allocating);
@@ -182,30 +187,51 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         var ip = new IPv4(a.Ip);
         var port = (ushort)a.Port;
         var reply = PortAllocator.ReplyFor(tuple, ip, port);
+        var pool = Keys.PoolOfReply(reply, _ctx.Options.PoolBuckets);
+        if (a.Existing)
+        {
+            // This connection already has an entry (the pool's durable reservation): carry on with it.
+            Apply(new Created
+            {
+                ConntrackId = a.ConntrackId, Original = tuple.ToMsg(), Reply = reply.ToMsg(), State = a.State, Pool = pool,
+                MasqueradeInterface = _pending!.MasqueradeInterface,
+            });
+            PersistAsync(new Created
+            {
+                ConntrackId = a.ConntrackId, Original = tuple.ToMsg(), Reply = reply.ToMsg(), State = a.State, Pool = pool,
+                MasqueradeInterface = _pending.MasqueradeInterface,
+            }, _ => { });
+            var replyTo = _waiting!;
+            UnbecomeStacked();
+            _waiting = null;
+            _pending = null;
+            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg() }, replyTo); // first, then those that waited
+            Stash.UnstashAll();
+            return;
+        }
         ConnTracker.Start(out var state, tuple.Proto, _first.Flags, _first.SeqEnd, _ctx.Clock.NowMs, _ctx.Timeouts);
         if (ip != tuple.Src || port != tuple.Key) state.Status |= ConnStatus.SrcNat;
         // The id the pool reserved under is kept in the event, so the holder and the entity agree.
         var created = new Created
         {
             ConntrackId = _pending!.ConntrackId, Original = tuple.ToMsg(), Reply = reply.ToMsg(), State = state.ToMsg(),
-            Pool = Keys.PoolOfReply(reply, _ctx.Options.PoolBuckets), MasqueradeInterface = _pending.MasqueradeInterface,
+            Pool = pool, MasqueradeInterface = _pending.MasqueradeInterface,
         };
-        Persist(created, c =>
+        // The mapping is durable already (the pool persisted its reservation before answering); this entity's own
+        // journal only saves the next incarnation a round trip, so its write does not hold the verdict.
+        Apply(created);
+        PersistAsync(created, _ => { });
+        Interlocked.Increment(ref _ctx.Counters.Insert);
+        _ctx.EntryEvent?.Invoke(_entry, null);
+        var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
+        _waiting.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
+        _ctx.SourceRegion.Tell(new RegisterSource
         {
-            Apply(c);
-            Interlocked.Increment(ref _ctx.Counters.Insert);
-            _ctx.EntryEvent?.Invoke(_entry, null);
-            var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
-            _waiting.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
-            _ctx.SourceRegion.Tell(new RegisterSource
-            {
-                Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets),
-                Proto = (uint)tuple.Proto, Client = tuple.Src.Value, ClientPort = tuple.Key,
-                Mapping = new SourceMapping { Ip = ip.Value, Port = port, ConntrackId = _entry.Id },
-            });
-            TellPool();
-            Done();
+            Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets),
+            Proto = (uint)tuple.Proto, Client = tuple.Src.Value, ClientPort = tuple.Key,
+            Mapping = new SourceMapping { Ip = ip.Value, Port = port, ConntrackId = _entry.Id },
         });
+        Done();
     }
 
     private Allocate? _pending;
@@ -263,7 +289,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         return new CoreVerdict(kind, DropReason.None, rewritten, dir, _entry.Id, false);
     }
 
-    private void Reply(in CoreVerdict v) => Sender.Tell(v.ToMsg());
+    private void Reply(in CoreVerdict v) => _replyTo.Tell(v.ToMsg());
 
     public static Props Props(NatNodeContext ctx, string entityId) => Akka.Actor.Props.Create(() => new ConntrackEntity(ctx, entityId));
 }

@@ -102,6 +102,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void OnAllocate(Allocate m)
     {
         var original = m.Original.ToCore();
+        if (_byOriginal.TryGetValue(original, out var heldReply) && HeldAndLive(heldReply))
+        {
+            // The same connection asks again: answer with the mapping it has, once its reservation is durable.
+            var held = _holders[heldReply].Entry;
+            var existing = new Allocated
+            {
+                Ok = true, Ip = held.NatIp.Value, Port = held.NatPort, Existing = true, ConntrackId = held.Id, State = held.State.ToMsg(),
+            };
+            var asker = Sender;
+            DeferAsync(existing, e => asker.Tell(e));
+            return;
+        }
         var range = m.Range.ToCore();
         var space = new PoolSpace(this, m.Candidates);
         Allocation a;
