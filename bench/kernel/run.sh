@@ -82,7 +82,7 @@ ip netns exec $R conntrack -F >/dev/null 2>&1 || true
 
 # ActorNat on the same lines: a node on a free loopback port, then the bench.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dotnet "$DLL" node --grpc 127.0.0.1:$port --config "$tmp/router.conf" >"$tmp/node.out" 2>"$tmp/node.err" &
+dotnet "$DLL" node --backend "${BENCH_BACKEND:-local}" --grpc 127.0.0.1:$port --config "$tmp/router.conf" >"$tmp/node.out" 2>"$tmp/node.err" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "grpc=" "$tmp/node.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "grpc=" "$tmp/node.out" || { echo "run.sh: the node did not start:" >&2; cat "$tmp/node.err" >&2; exit 1; }
