@@ -26,5 +26,5 @@ public sealed record ConntrackFilter(
 /// <summary>A conntrack entry as a listing shows it: the entry, its remaining seconds and the node that holds it.</summary>
 public sealed record ConntrackRecord(ConntrackEntry Entry, long TimeoutSeconds, string Node)
 {
-    public string Line => ConntrackFormatter.Format(Entry, Entry.State.ExpiresMs - TimeoutSeconds * 1000);
+    public string Line => ConntrackFormatter.FormatWithRemaining(Entry, TimeoutSeconds);
 }

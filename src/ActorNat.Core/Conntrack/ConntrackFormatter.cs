@@ -11,12 +11,16 @@ public static class ConntrackFormatter
     /// protocol name left-justified in 8 columns, protocol number, seconds left, TCP state, the original tuple,
     /// [UNREPLIED], the reply tuple, [ASSURED], mark and use.
     /// </summary>
-    public static string Format(in ConntrackEntry e, long nowMs, bool withId = false)
+    public static string Format(in ConntrackEntry e, long nowMs, bool withId = false) =>
+        FormatWithRemaining(e, e.State.RemainingSeconds(nowMs), withId);
+
+    /// <summary>The same line with the remaining lifetime already known (a listing from another node's clock).</summary>
+    public static string FormatWithRemaining(in ConntrackEntry e, long remainingSeconds, bool withId = false)
     {
         var sb = new StringBuilder(160);
         sb.Append(e.Original.Proto.Name().PadRight(8)).Append(' ')
           .Append((byte)e.Original.Proto).Append(' ')
-          .Append(e.State.RemainingSeconds(nowMs)).Append(' ');
+          .Append(remainingSeconds).Append(' ');
         if (e.Original.Proto == Protocol.Tcp) sb.Append(e.State.Tcp.Name()).Append(' ');
         sb.Append(e.Original).Append(' ');
         if (!e.State.Replied) sb.Append("[UNREPLIED] ");
