@@ -189,7 +189,8 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
     }
 
     public async Task<IReadOnlyList<(string Name, long Value)>> StatsAsync(CancellationToken ct = default) =>
-        (await NodeStats(ct).ConfigureAwait(false)).SelectMany(s => s.Counters).Where(c => c.Name != RouterActor.ConfigVersionCounter)
+        (await NodeStats(ct).ConfigureAwait(false)).SelectMany(s => s.Counters)
+            .Where(c => c.Name is not (RouterActor.ConfigVersionCounter or RouterActor.HeldCounter))
             .GroupBy(c => c.Name).Select(g => (g.Key, g.Sum(c => c.Value))).ToList();
 
     /// <summary>Every Up member's router: its counters and the configuration version it decides with.</summary>
@@ -206,7 +207,8 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         var state = cluster.State;
         var stats = await NodeStats(ct).ConfigureAwait(false);
         var sharding = await ctx.ConntrackRegion.Ask<ClusterShardingStats>(new GetClusterShardingStats(Timeout), Timeout, ct).ConfigureAwait(false);
-        var entries = (await ListAsync(ConntrackFilter.All, ct).ConfigureAwait(false)).GroupBy(r => r.Node).ToDictionary(g => g.Key, g => (long)g.Count());
+        // Entries per node from each node's own gauge: a status must not wait for every pool to list its entries.
+        var entries = stats.ToDictionary(s => s.Node, s => s.Counters.FirstOrDefault(c => c.Name == RouterActor.HeldCounter)?.Value ?? 0);
         return state.Members.Select(m =>
         {
             var name = m.Address.HostPort();

@@ -5,6 +5,8 @@ public sealed class NodeCounters
 {
     public long Found, Invalid, Insert, InsertFailed, Drop, EarlyDrop, Error, SearchRestart, ClashResolve, ChainTooLong;
     public long Translated, Untranslated, Dropped, Destroyed, Retries;
+    /// <summary>Entries held by the pools on this node (a gauge).</summary>
+    public long Held;
 
     public IReadOnlyList<(string Name, long Value)> All() =>
     [

@@ -7,8 +7,17 @@ using Google.Protobuf;
 
 namespace ActorNat.Cluster.Tests;
 
-public class SerializerTests
+/// <summary>Serialization as a real node is configured (Akka.Hosting, <c>WithActorNat</c>), not as a test would wish it.</summary>
+public class SerializerTests(SerializerTests.Node node) : IClassFixture<SerializerTests.Node>
 {
+    public sealed class Node : IAsyncLifetime
+    {
+        public TestCluster Cluster { get; private set; } = null!;
+        public ActorSystem System => Cluster.Nodes[0].System;
+        public async Task InitializeAsync() => Cluster = await TestCluster.Start(1);
+        public async Task DisposeAsync() => await Cluster.DisposeAsync();
+    }
+
     private static readonly Messages.Tuple T = new() { Proto = 6, Src = 0xAC120002, Dst = 0xC0000250, Sport = 38001, Dport = 80 };
 
     /// <summary>One populated instance of every message the serializer knows.</summary>
@@ -71,10 +80,7 @@ public class SerializerTests
     [MemberData(nameof(Samples))]
     public void Round_trips_through_the_bound_serializer(object message)
     {
-        using var system = ActorSystem.Create("ser", ConfigurationFactory.ParseString(
-            "akka.actor.serializers.actornat = \"ActorNat.Cluster.Serialization.ClusterSerializer, ActorNat.Cluster\"\n" +
-            "akka.actor.serialization-bindings { \"ActorNat.Cluster.Messages.IClusterMessage, ActorNat.Cluster\" = actornat }"));
-        var serialization = system.Serialization;
+        var serialization = node.System.Serialization;
         var serializer = serialization.FindSerializerFor(message);
         Assert.IsType<ClusterSerializer>(serializer);
         var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);

@@ -34,7 +34,11 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         _ctx = ctx;
         _entityId = entityId;
         Recover<Created>(Apply);
-        Recover<StateChanged>(c => _entry.State = c.State.ToCore());
+        Recover<StateChanged>(c =>
+        {
+            _entry.State = c.State.ToCore();
+            _journaledExpiresMs = _entry.State.ExpiresMs;
+        });
         Command<EntityPacket>(OnPacket);
         Command<Expire>(OnExpire);
         Command<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
@@ -60,6 +64,8 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         base.PostStop();
     }
 
+    private long _journaledExpiresMs;
+
     private void Apply(Created c)
     {
         _exists = true;
@@ -70,6 +76,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
             MasqueradeInterface = c.MasqueradeInterface.Length == 0 ? null : c.MasqueradeInterface,
         };
         _poolKnows = _entry.State;
+        _journaledExpiresMs = _entry.State.ExpiresMs;
     }
 
     private void OnPacket(EntityPacket m) => Handle(m, Sender);
@@ -125,7 +132,13 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         }
         Reply(Rewrite(dir, packet.Tuple));
         bool changed = before.Tcp != _entry.State.Tcp || before.Status != _entry.State.Status;
-        if (changed) PersistAsync(new StateChanged { State = _entry.State.ToMsg() }, _ => { });
+        // Journal a state change, and a refresh once the journaled expiry is more than half a timeout behind, so a
+        // new incarnation (after passivation or a node's loss) does not take a busy connection for an expired one.
+        if (changed || _entry.State.ExpiresMs - _journaledExpiresMs > (_entry.State.ExpiresMs - now) / 2)
+        {
+            _journaledExpiresMs = _entry.State.ExpiresMs;
+            PersistAsync(new StateChanged { State = _entry.State.ToMsg() }, _ => { });
+        }
         // The pool's copy decides expiry and eviction: tell it when the state changed or the expiry moved on.
         if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportSlackMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
             TellPool();

@@ -36,7 +36,9 @@ public static class ActorNatHosting
     {
         var o = ctx.Options;
         b.ConfigureLoggers(l => l.LogLevel = o.LogLevel);
-        b.WithCustomSerializer("actornat", [typeof(IClusterMessage)], sys => new ClusterSerializer(sys));
+        // Bound by concrete type as well as by marker: the generated classes are also Google.Protobuf.IMessage, which
+        // Akka binds to its own protobuf serializer (assembly-qualified manifests); the concrete binding wins.
+        b.WithCustomSerializer("actornat", ClusterSerializer.Types.Append(typeof(IClusterMessage)).ToArray(), sys => new ClusterSerializer(sys));
         if (o.StrictSerialization) b.WithStrictSerialization();
         if (o.SerializeMessages)
             b.AddHocon("akka.actor.serialize-messages = on\nakka.actor.serialize-creators = off", HoconAddMode.Prepend);

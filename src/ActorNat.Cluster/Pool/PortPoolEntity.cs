@@ -32,6 +32,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         public ConntrackEntry Entry;
         public long CheckAtMs;
+        /// <summary>
+        /// The entity has reported since this pool started. A recovered copy only knows the state at its
+        /// reservation, so it is never taken for expired until its entity has confirmed (refreshes are not journaled).
+        /// </summary>
+        public bool Verified;
     }
 
     public PortPoolEntity(NatNodeContext ctx, string id)
@@ -53,6 +58,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         }));
         Recover<Released>(r => Drop(r.Reply.ToCore()));
         Recover<RecoveryCompleted>(_ => OnRecovered());
+        _recovering = true;
 
         Command<Allocate>(OnAllocate);
         Command<PoolPacket>(OnPacket);
@@ -88,12 +94,16 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        Interlocked.Add(ref _ctx.Counters.Held, -_holders.Count); // moved or stopped: no longer held here
         _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, false);
         base.PostStop();
     }
 
+    private bool _recovering;
+
     private void OnRecovered()
     {
+        _recovering = false;
         // Rebuild the (volatile) bysource index from what this pool holds.
         foreach (var h in _holders.Values) RegisterSource(h.Entry);
         Timers.StartPeriodicTimer("sweep", Tick.Instance, _ctx.Options.SweepInterval);
@@ -176,6 +186,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         if (!_holders.TryGetValue(reply, out var h)) return;
         h.Entry.State = m.State.ToCore();
         h.CheckAtMs = h.Entry.State.ExpiresMs;
+        h.Verified = true;
         _holders[reply] = h;
         _expiry.Enqueue(reply, h.CheckAtMs);
     }
@@ -229,7 +240,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private bool HeldAndLive(in FiveTuple tuple)
     {
         if (!_holders.TryGetValue(tuple, out var h)) return false;
-        if (h.Entry.State.ExpiresMs + Conntrack.ConntrackEntity.ReportSlackMs > _ctx.Clock.NowMs) return true;
+        if (!h.Verified || h.Entry.State.ExpiresMs + Conntrack.ConntrackEntity.ReportSlackMs > _ctx.Clock.NowMs) return true;
         Evict(h.Entry, DestroyReason.Expired);
         return false;
     }
@@ -249,14 +260,17 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void Hold(in ConntrackEntry e)
     {
-        _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs };
+        if (!_holders.ContainsKey(e.Reply)) Interlocked.Increment(ref _ctx.Counters.Held);
+        _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs, Verified = !_recovering };
         _byOriginal[e.Original] = e.Reply;
         _expiry.Enqueue(e.Reply, e.State.ExpiresMs);
     }
 
     private void Drop(FiveTuple reply)
     {
-        if (_holders.Remove(reply, out var h)) _byOriginal.Remove(h.Entry.Original);
+        if (!_holders.Remove(reply, out var h)) return;
+        _byOriginal.Remove(h.Entry.Original);
+        Interlocked.Decrement(ref _ctx.Counters.Held);
     }
 
     private void MaybeSnapshot()

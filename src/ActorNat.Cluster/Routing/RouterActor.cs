@@ -15,6 +15,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
 {
     public const string Name = "actornat-router";
     public const string ConfigVersionCounter = "config_version";
+    public const string HeldCounter = "entries_held";
     private readonly NatNodeContext _ctx;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -29,6 +30,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
             var stats = new NodeStats { Node = _ctx.NodeName, GrpcEndpoint = _ctx.GrpcEndpoint };
             foreach (var (name, value) in _ctx.Counters.All()) stats.Counters.Add(new Counter { Name = name, Value = value });
             stats.Counters.Add(new Counter { Name = ConfigVersionCounter, Value = _ctx.Config.Current.Version });
+            stats.Counters.Add(new Counter { Name = HeldCounter, Value = Interlocked.Read(ref _ctx.Counters.Held) });
             Sender.Tell(stats);
         });
     }
