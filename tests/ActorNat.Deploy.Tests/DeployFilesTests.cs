@@ -155,7 +155,7 @@ public class DeployFilesTests
         // Listening beyond loopback, the image refuses to start without an admin token: the runner must give one.
         var refused = Assert.Throws<Xunit.Sdk.XunitException>(() => Validate(env, "Dockerfile ENV"));
         Assert.Contains("admin token", refused.Message);
-        var opts = Validate(env.Append(new("ACTORNAT__ADMINTOKEN", "t")).ToDictionary(), "Dockerfile ENV + token");
+        var opts = Validate(env.Append(new KeyValuePair<string, string>("ACTORNAT__ADMINTOKEN", "t")).ToDictionary(), "Dockerfile ENV + token");
         Assert.Contains(Port(opts.GrpcEndpoint), d.Exposed);
         Assert.Contains(Port(opts.MetricsEndpoint!), d.Exposed);
         Assert.Contains(Port(opts.ManagementEndpoint), d.Exposed);
