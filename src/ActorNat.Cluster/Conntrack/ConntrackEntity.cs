@@ -260,12 +260,27 @@ public sealed class ConntrackEntity : ReceivePersistentActor
     private void OnExpire(Expire m)
     {
         var now = _ctx.Clock.NowMs;
+        var poolCopy = m.State?.ToCore();
+        if (!_exists && m.Reply is not null && poolCopy is { } copy && !copy.IsExpired(now))
+        {
+            // This incarnation lost its memory (its node died before its journal write): the pool's durable copy of
+            // the mapping is the truth; carry on with it.
+            var created = new Created
+            {
+                ConntrackId = m.ConntrackId, Original = m.Original, Reply = m.Reply, State = m.State, Pool = m.Pool,
+                MasqueradeInterface = m.MasqueradeInterface,
+            };
+            Apply(created);
+            PersistAsync(created, _ => { });
+        }
         if (!_exists)
         {
-            // Nothing here (never created, or already gone): the pool frees the holder it asked about.
+            // Nothing here, and the pool's copy has run out too: the pool frees the holder it asked about.
             Sender.Tell(new EntryGone { Original = m.Original });
             return;
         }
+        // The later of the two expiries: neither this incarnation's journal nor the pool's copy has every refresh.
+        if (poolCopy is { } p && p.ExpiresMs > _entry.State.ExpiresMs && p.Tcp == _entry.State.Tcp) _entry.State.ExpiresMs = p.ExpiresMs;
         if (_entry.State.IsExpired(now)) Destroy(DestroyReason.Expired, tellPool: true);
         else TellPool();
     }

@@ -104,6 +104,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void OnRecovered()
     {
         _recovering = false;
+        // What this pool knows of its holders' expiry is as old as their last journaled event: refreshes since are
+        // lost with the node that had them. Grant every holder a full timeout from now, so an active connection is
+        // never taken for expired; an idle one goes a timeout later than the kernel would have let it.
+        var now = _ctx.Clock.NowMs;
+        foreach (var reply in _holders.Keys.ToList())
+        {
+            var h = _holders[reply];
+            h.Entry.State.ExpiresMs = Math.Max(h.Entry.State.ExpiresMs, now + _ctx.Timeouts.For(h.Entry.State) * 1000L);
+            h.CheckAtMs = h.Entry.State.ExpiresMs;
+            _holders[reply] = h;
+            _expiry.Enqueue(reply, h.CheckAtMs);
+        }
         // Rebuild the (volatile) bysource index from what this pool holds.
         foreach (var h in _holders.Values) RegisterSource(h.Entry);
         Timers.StartPeriodicTimer("sweep", Tick.Instance, _ctx.Options.SweepInterval);
@@ -228,7 +240,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             h.CheckAtMs = now + ExpireRetryMs;
             _holders[reply] = h;
             _expiry.Enqueue(reply, h.CheckAtMs);
-            _ctx.ConntrackRegion.Tell(new Expire { Original = h.Entry.Original.ToMsg() }, Self);
+            _ctx.ConntrackRegion.Tell(new Expire
+            {
+                Original = h.Entry.Original.ToMsg(), Reply = h.Entry.Reply.ToMsg(), State = h.Entry.State.ToMsg(),
+                ConntrackId = h.Entry.Id, Pool = _id, MasqueradeInterface = h.Entry.MasqueradeInterface ?? "",
+            }, Self);
         }
     }
 

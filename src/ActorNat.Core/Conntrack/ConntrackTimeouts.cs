@@ -36,6 +36,15 @@ public sealed record ConntrackTimeouts
         _ => TcpClose,
     };
 
+    /// <summary>The timeout a connection in this state gets on its next packet (what a refresh would give it).</summary>
+    public int For(in ConnState state) => state.Proto switch
+    {
+        Net.Protocol.Tcp => ForTcp(state.Tcp),
+        Net.Protocol.Udp => state.Assured ? UdpStream : Udp,
+        Net.Protocol.Icmp => Icmp,
+        _ => Generic,
+    };
+
     private static readonly string[] Keys =
     [
         "tcp_timeout_syn_sent", "tcp_timeout_syn_recv", "tcp_timeout_established", "tcp_timeout_fin_wait",
