@@ -28,7 +28,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-RUN="${ACTORNAT_RUN_DIR:-$REPO/.run/local}"
+RUN="$(realpath -m "${ACTORNAT_RUN_DIR:-$REPO/.run/local}")"  # absolute: PostgreSQL puts its socket there
 STOP_TIMEOUT="${ACTORNAT_STOP_TIMEOUT:-20}"
 START_TIMEOUT="${ACTORNAT_START_TIMEOUT:-60}"
 PG_PORT_FILE="$RUN/postgres.port"
