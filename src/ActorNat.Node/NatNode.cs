@@ -252,9 +252,9 @@ public sealed class NatNode : IAsyncDisposable
             throw new NodeStartupException("bad DiscoveryServiceName: required with Discovery=kubernetes (the pods' app label)");
         ParseEndpoint(o.ManagementEndpoint, "management endpoint");
         foreach (var s in o.Seeds) ParseEndpoint(s, "seed node");
-        if (!(o.Database.StartsWith("sqlite:", StringComparison.Ordinal) || o.Database.StartsWith("postgres://", StringComparison.Ordinal)
+        if (!(o.Database == "memory" || o.Database.StartsWith("sqlite:", StringComparison.Ordinal) || o.Database.StartsWith("postgres://", StringComparison.Ordinal)
               || o.Database.StartsWith("postgresql://", StringComparison.Ordinal)))
-            throw new NodeStartupException($"bad Database=\"{o.Database}\": expected sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB");
+            throw new NodeStartupException($"bad Database=\"{o.Database}\": expected sqlite:PATH, postgres://USER:PASS@HOST:PORT/DB or memory (nothing durable)");
     }
 
     /// <summary>"host:port", "http://host:port" (host: an IPv4 address, localhost, or * for all interfaces).</summary>

@@ -19,7 +19,7 @@ public static class NodeCommand
         var backend = new Option<string?>("--backend") { Description = "cluster (sharded actors with durable state: the default) or local (one in-process engine, state in memory).", HelpName = "KIND", DefaultValueFactory = _ => "cluster" };
         var remoting = new Option<string?>("--remoting") { Description = "Cluster backend: Akka remoting endpoint HOST:PORT.", HelpName = "HOST:PORT" };
         var seeds = new Option<string[]>("--seed-node") { Description = "Cluster backend: a seed node's remoting HOST:PORT (repeatable).", HelpName = "HOST:PORT", AllowMultipleArgumentsPerToken = false };
-        var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:data/actornat.db, under the working directory) or postgres://USER:PASS@HOST:PORT/DB.", HelpName = "URL" };
+        var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:data/actornat.db, under the working directory), postgres://USER:PASS@HOST:PORT/DB, or memory (nothing durable: benchmarks).", HelpName = "URL" };
         var metrics = new Option<string?>("--metrics") { Description = "HTTP/1.1 endpoint HOST:PORT of /metrics (Prometheus), /healthz/live and /healthz/ready. Default: a free port on the --grpc host (printed as metrics=URL); off: none.", HelpName = "HOST:PORT" };
         var natEvents = new Option<string?>("--nat-events") { Description = "NAT event log (session create/delete, ports exhausted; RFC 8158): off (default), log, jsonl:PATH, or log,jsonl:PATH.", HelpName = "MODE" };
         var shutdown = new Option<double?>("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight calls (default 30).", HelpName = "SECONDS" };
