@@ -16,8 +16,8 @@ public sealed class KillRestartTests(ChaosFixture fx)
         var failure = Path.Combine(fx.Work, "failure.json");
         try
         {
-            var (code, output) = ChaosFixture.Run(fx.Actornat, fx.Repo, TimeSpan.FromMinutes(3), out var stdout,
-                "chaos", "--nodes", "3", "--faults", "2", "--kinds", "kill", "--seed", "11", "--json", "--run-dir", run, "--failure-file", failure);
+            var (code, output) = ChaosFixture.Run(fx.Actornat, fx.Repo, TimeSpan.FromMinutes(6), out var stdout,
+                "chaos", "--nodes", "3", "--faults", "2", "--kinds", "kill", "--seed", "11", "--concurrency", "2", "--json", "--run-dir", run, "--failure-file", failure);
             Assert.True(code is 0 or 1, $"actornat chaos did not finish: exit {code}\n{output}");
             var json = JsonDocument.Parse(stdout.Trim().Split('\n').Last()).RootElement;
             string Why() => $"{output}\n{(File.Exists(failure) ? "failure file: " + failure : "")}";

@@ -1,6 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster.Sharding;
-using Akka.Persistence;
 using ActorNat.Cluster.Messages;
 using ActorNat.Core.Conntrack;
 using ActorNat.Core.Engine;
@@ -14,86 +12,70 @@ namespace ActorNat.Cluster.Conntrack;
 
 /// <summary>
 /// One connection's conntrack entry, sharded by its symmetric key. A thin shell over Core: the router snapshot
-/// decides, the pool allocates, <see cref="ConnTracker"/> moves the state; this actor only orders those steps,
-/// makes the mapping durable (event <c>Created</c>) before the first verdict, and keeps its pool informed (the pool
-/// holds the expiry timers and serves listings).
+/// decides, the pool allocates, <see cref="ConnTracker"/> moves the state; this actor orders those steps and keeps its
+/// pool informed. It keeps nothing durable itself: the pool that owns the reply tuple journals the entry (reservation,
+/// state changes) and is its memory. An incarnation that starts without the entry (after passivation, or after its
+/// node's loss) gets it back from the pool: with an answer the pool forwards, with the pool's expiry check, or, for a
+/// client's packet, by asking to allocate again, which the pool answers with the entry it holds.
 /// </summary>
-public sealed class ConntrackEntity : ReceivePersistentActor
+public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
+    private static readonly TimeSpan AllocationRetry = TimeSpan.FromSeconds(2);
+    private const int AllocationAttempts = 5;
+    /// <summary>The pool's copy of the expiry is never more than this much earlier than the entity's own.</summary>
+    public const long ReportSlackMs = 1000;
+
     private readonly NatNodeContext _ctx;
-    private readonly string _entityId;
+    private readonly string _name;
     private bool _exists;
     private ConntrackEntry _entry;
     private string _pool = "";
     private CoreState _poolKnows;
     private IActorRef? _waiting;
+    private IActorRef _replyTo = ActorRefs.Nobody;
     private CorePacket _first;
+    private Allocate? _pending;
 
     public ConntrackEntity(NatNodeContext ctx, string entityId)
     {
         _ctx = ctx;
-        _entityId = entityId;
-        Recover<Created>(Apply);
-        Recover<StateChanged>(c =>
-        {
-            _entry.State = c.State.ToCore();
-            _journaledExpiresMs = _entry.State.ExpiresMs;
-        });
-        Command<EntityPacket>(OnPacket);
-        Command<Expire>(OnExpire);
-        Command<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
-        Command<StopEntity>(_ => Context.Stop(Self));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(_ => { });
+        _name = "ct-" + entityId;
+        Receive<EntityPacket>(m => Handle(m, Sender));
+        Receive<Expire>(OnExpire);
+        Receive<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
+        Receive<StopEntity>(_ => Context.Stop(Self));
     }
 
-    public override string PersistenceId => "ct-" + _entityId;
+    public IStash Stash { get; set; } = null!;
+    public ITimerScheduler Timers { get; set; } = null!;
+    private int _attempts;
 
-    /// <summary>The pool's copy of the expiry is never more than this much earlier than the entity's own.</summary>
-    public const long ReportSlackMs = 1000;
+    protected override void PreStart() => _ctx.ActivationObserver?.Invoke(_ctx.NodeName, _name, true);
 
-    protected override void PreStart()
-    {
-        _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, true);
-        base.PreStart();
-    }
+    protected override void PostStop() => _ctx.ActivationObserver?.Invoke(_ctx.NodeName, _name, false);
 
-    protected override void PostStop()
-    {
-        _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, false);
-        base.PostStop();
-    }
-
-    private long _journaledExpiresMs;
-
-    private void Apply(Created c)
+    /// <summary>Takes on an entry: just allocated, or the pool's durable copy.</summary>
+    private void Adopt(in ConntrackEntry e, string pool)
     {
         _exists = true;
-        _pool = c.Pool;
-        _entry = new ConntrackEntry
-        {
-            Id = c.ConntrackId, Original = c.Original.ToCore(), Reply = c.Reply.ToCore(), State = c.State.ToCore(),
-            MasqueradeInterface = c.MasqueradeInterface.Length == 0 ? null : c.MasqueradeInterface,
-        };
-        _poolKnows = _entry.State;
-        _journaledExpiresMs = _entry.State.ExpiresMs;
+        _pool = pool;
+        _entry = e;
+        _poolKnows = e.State;
     }
-
-    private void OnPacket(EntityPacket m) => Handle(m, Sender);
-
-    private IActorRef _replyTo = ActorRefs.Nobody;
 
     private void Handle(EntityPacket m, IActorRef replyTo)
     {
         _replyTo = replyTo;
         var packet = m.Packet.ToCore();
         var now = _ctx.Clock.NowMs;
+        if (!_exists && m.Holder is { } holder)
+            Adopt(holder.ToCore(), Keys.PoolOfReply(holder.Reply.ToCore(), _ctx.Options.PoolBuckets));
         if (!_exists || _entry.State.IsExpired(now))
         {
             if (_exists) Destroy(DestroyReason.Expired, tellPool: true);
             if (m.Direction == (uint)Direction.Reply)
             {
-                // The pool forwarded an answer for an entry that is gone: it was stale; nothing to translate.
+                // The pool forwarded an answer for an entry that is gone: nothing to translate.
                 Reply(CoreVerdict.Dropped(DropReason.Invalid, packet.Tuple));
                 return;
             }
@@ -131,20 +113,14 @@ public sealed class ConntrackEntity : ReceivePersistentActor
                 return;
         }
         Reply(Rewrite(dir, packet.Tuple));
+        // The pool's copy decides expiry and eviction, and journals the changes that matter: tell it when the state
+        // changed or the expiry moved on.
         bool changed = before.Tcp != _entry.State.Tcp || before.Status != _entry.State.Status;
-        // Journal a state change, and a refresh once the journaled expiry is more than half a timeout behind, so a
-        // new incarnation (after passivation or a node's loss) does not take a busy connection for an expired one.
-        if (changed || _entry.State.ExpiresMs - _journaledExpiresMs > (_entry.State.ExpiresMs - now) / 2)
-        {
-            _journaledExpiresMs = _entry.State.ExpiresMs;
-            PersistAsync(new StateChanged { State = _entry.State.ToMsg() }, _ => { });
-        }
-        // The pool's copy decides expiry and eviction: tell it when the state changed or the expiry moved on.
         if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportSlackMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
             TellPool();
     }
 
-    /// <summary>A new connection: decide (router snapshot), allocate (bysource index, then pool), persist, answer.</summary>
+    /// <summary>A new connection: decide (router snapshot), allocate (bysource index, then pool), answer.</summary>
     private void Open(CorePacket packet, long now)
     {
         var tuple = packet.Tuple;
@@ -162,99 +138,109 @@ public sealed class ConntrackEntity : ReceivePersistentActor
             return;
         }
         bool syn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent;
-        var id = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
         var allocate = new Allocate
         {
             Original = tuple.ToMsg(), Range = decision.Range.ToMsg(), TcpSyn = syn, SynSeqEnd = packet.SeqEnd,
-            State = state.ToMsg(), ConntrackId = id, MasqueradeInterface = decision.Masquerade ? decision.OutInterface : "",
+            State = state.ToMsg(), ConntrackId = (ulong)Random.Shared.NextInt64(1, long.MaxValue),
+            MasqueradeInterface = decision.Masquerade ? decision.OutInterface : "",
         };
-        _ctx.SourceRegion.Tell(new LookupThenAllocate
-        {
-            Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets), Allocate = allocate,
-        });
         _waiting = _replyTo;
         _first = packet;
         _pending = allocate;
-        BecomeStacked(Allocating);
+        _attempts = 0;
+        RequestAllocation();
+        Become(Allocating);
+    }
+
+    /// <summary>
+    /// Asks (again) for the allocation. A message lost while a shard moves must not leave this entity waiting for
+    /// ever; asking again is safe, since a pool answers a second request for the same tuple with what it holds.
+    /// </summary>
+    private void RequestAllocation()
+    {
+        var tuple = _first.Tuple;
+        _attempts++;
+        _ctx.SourceRegion.Tell(new LookupThenAllocate
+        {
+            Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets), Allocate = _pending,
+        });
+        Timers.StartSingleTimer("allocation", Tick.Instance, AllocationRetry);
     }
 
     private void Allocating()
     {
-        Command<Allocated>(OnAllocated);
-        Command<ReceiveTimeout>(_ => { });
-        CommandAny(_ => Stash.Stash());
+        Receive<Allocated>(OnAllocated);
+        Receive<Tick>(_ =>
+        {
+            if (_attempts < AllocationAttempts)
+            {
+                RequestAllocation();
+                return;
+            }
+            // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.
+            Become(Active);
+            _waiting = null;
+            _pending = null;
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
     }
 
     private void OnAllocated(Allocated a)
     {
         var tuple = _first.Tuple;
+        var replyTo = _waiting!;
+        var pending = _pending!;
+        Timers.Cancel("allocation");
+        Become(Active);
+        _waiting = null;
+        _pending = null;
         Interlocked.Add(ref _ctx.Counters.Found, a.Collisions);
         if (!a.Ok)
         {
             Interlocked.Increment(ref _ctx.Counters.InsertFailed);
             Interlocked.Increment(ref _ctx.Counters.Drop);
-            _waiting.Tell(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple).ToMsg());
-            Done();
+            replyTo.Tell(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple).ToMsg());
+            Stash.UnstashAll();
             return;
         }
         var ip = new IPv4(a.Ip);
         var port = (ushort)a.Port;
         var reply = PortAllocator.ReplyFor(tuple, ip, port);
         var pool = Keys.PoolOfReply(reply, _ctx.Options.PoolBuckets);
+        var masquerade = pending.MasqueradeInterface.Length == 0 ? null : pending.MasqueradeInterface;
         if (a.Existing)
         {
-            // This connection already has an entry (the pool's durable reservation): carry on with it.
-            Apply(new Created
-            {
-                ConntrackId = a.ConntrackId, Original = tuple.ToMsg(), Reply = reply.ToMsg(), State = a.State, Pool = pool,
-                MasqueradeInterface = _pending!.MasqueradeInterface,
-            });
-            PersistAsync(new Created
-            {
-                ConntrackId = a.ConntrackId, Original = tuple.ToMsg(), Reply = reply.ToMsg(), State = a.State, Pool = pool,
-                MasqueradeInterface = _pending.MasqueradeInterface,
-            }, _ => { });
-            var replyTo = _waiting!;
-            UnbecomeStacked();
-            _waiting = null;
-            _pending = null;
-            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg() }, replyTo); // first, then those that waited
+            // The pool already holds this connection (a repeated first packet, or this incarnation lost its memory):
+            // carry on with its entry, the first packet first, then those that waited.
+            Adopt(new ConntrackEntry { Id = a.ConntrackId, Original = tuple, Reply = reply, State = a.State.ToCore(), MasqueradeInterface = masquerade }, pool);
+            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg() }, replyTo);
             Stash.UnstashAll();
             return;
         }
         ConnTracker.Start(out var state, tuple.Proto, _first.Flags, _first.SeqEnd, _ctx.Clock.NowMs, _ctx.Timeouts);
         if (ip != tuple.Src || port != tuple.Key) state.Status |= ConnStatus.SrcNat;
-        // The id the pool reserved under is kept in the event, so the holder and the entity agree.
-        var created = new Created
-        {
-            ConntrackId = _pending!.ConntrackId, Original = tuple.ToMsg(), Reply = reply.ToMsg(), State = state.ToMsg(),
-            Pool = pool, MasqueradeInterface = _pending.MasqueradeInterface,
-        };
-        // The mapping is durable already (the pool persisted its reservation before answering); this entity's own
-        // journal only saves the next incarnation a round trip, so its write does not hold the verdict.
-        Apply(created);
-        PersistAsync(created, _ => { });
+        // The pool made the reservation durable before it answered: that is the acknowledgement.
+        Adopt(new ConntrackEntry { Id = pending.ConntrackId, Original = tuple, Reply = reply, State = state, MasqueradeInterface = masquerade }, pool);
         Interlocked.Increment(ref _ctx.Counters.Insert);
         _ctx.EntryEvent?.Invoke(_entry, null);
         var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
-        _waiting.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
+        replyTo.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
         _ctx.SourceRegion.Tell(new RegisterSource
         {
             Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets),
             Proto = (uint)tuple.Proto, Client = tuple.Src.Value, ClientPort = tuple.Key,
             Mapping = new SourceMapping { Ip = ip.Value, Port = port, ConntrackId = _entry.Id },
         });
-        Done();
+        Stash.UnstashAll();
     }
 
-    private Allocate? _pending;
-
-    private void Done()
+    private void Active()
     {
-        _waiting = null;
-        _pending = null;
-        UnbecomeStacked();
-        Stash.UnstashAll();
+        Receive<EntityPacket>(m => Handle(m, Sender));
+        Receive<Expire>(OnExpire);
+        Receive<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
+        Receive<StopEntity>(_ => Context.Stop(Self));
     }
 
     private void OnExpire(Expire m)
@@ -263,15 +249,12 @@ public sealed class ConntrackEntity : ReceivePersistentActor
         var poolCopy = m.State?.ToCore();
         if (!_exists && m.Reply is not null && poolCopy is { } copy && !copy.IsExpired(now))
         {
-            // This incarnation lost its memory (its node died before its journal write): the pool's durable copy of
-            // the mapping is the truth; carry on with it.
-            var created = new Created
+            // This incarnation has no memory of the entry: the pool's durable copy is the truth; carry on with it.
+            Adopt(new ConntrackEntry
             {
-                ConntrackId = m.ConntrackId, Original = m.Original, Reply = m.Reply, State = m.State, Pool = m.Pool,
-                MasqueradeInterface = m.MasqueradeInterface,
-            };
-            Apply(created);
-            PersistAsync(created, _ => { });
+                Id = m.ConntrackId, Original = m.Original.ToCore(), Reply = m.Reply.ToCore(), State = copy,
+                MasqueradeInterface = m.MasqueradeInterface.Length == 0 ? null : m.MasqueradeInterface,
+            }, m.Pool);
         }
         if (!_exists)
         {
@@ -279,7 +262,7 @@ public sealed class ConntrackEntity : ReceivePersistentActor
             Sender.Tell(new EntryGone { Original = m.Original });
             return;
         }
-        // The later of the two expiries: neither this incarnation's journal nor the pool's copy has every refresh.
+        // The later of the two expiries: neither this incarnation nor the pool's copy has seen every refresh.
         if (poolCopy is { } p && p.ExpiresMs > _entry.State.ExpiresMs && p.Tcp == _entry.State.Tcp) _entry.State.ExpiresMs = p.ExpiresMs;
         if (_entry.State.IsExpired(now)) Destroy(DestroyReason.Expired, tellPool: true);
         else TellPool();
@@ -299,7 +282,6 @@ public sealed class ConntrackEntity : ReceivePersistentActor
             Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),
             Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key, ConntrackId = e.Id,
         });
-        DeleteMessages(LastSequenceNr);
     }
 
     private void TellPool()

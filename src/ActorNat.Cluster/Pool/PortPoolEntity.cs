@@ -37,6 +37,8 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         /// reservation, so it is never taken for expired until its entity has confirmed (refreshes are not journaled).
         /// </summary>
         public bool Verified;
+        /// <summary>The state as last journaled.</summary>
+        public ActorNat.Core.Conntrack.ConnState Journaled;
     }
 
     public PortPoolEntity(NatNodeContext ctx, string id)
@@ -57,6 +59,14 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
         }));
         Recover<Released>(r => Drop(r.Reply.ToCore()));
+        Recover<HolderUpdate>(u =>
+        {
+            var reply = u.Reply.ToCore();
+            if (!_holders.TryGetValue(reply, out var h)) return;
+            h.Entry.State = h.Journaled = u.State.ToCore();
+            h.CheckAtMs = h.Entry.State.ExpiresMs;
+            _holders[reply] = h;
+        });
         Recover<RecoveryCompleted>(_ => OnRecovered());
         _recovering = true;
 
@@ -188,7 +198,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         var tuple = m.Packet.Tuple.ToCore();
         _ctx.ConntrackRegion.Forward(_holders.TryGetValue(tuple, out var h)
-            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet }
+            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry) }
             : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet });
     }
 
@@ -196,11 +206,19 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         var reply = m.Reply.ToCore();
         if (!_holders.TryGetValue(reply, out var h)) return;
-        h.Entry.State = m.State.ToCore();
-        h.CheckAtMs = h.Entry.State.ExpiresMs;
+        var state = m.State.ToCore();
+        var journaled = h.Journaled;
+        h.Entry.State = state;
+        h.CheckAtMs = state.ExpiresMs;
         h.Verified = true;
+        // This pool is the entry's memory: journal a state change, and a refresh once the journaled expiry is more
+        // than half a timeout behind (so a recovered copy is never taken for expired while its connection is busy).
+        bool material = state.Tcp != journaled.Tcp || state.Status != journaled.Status
+                        || state.ExpiresMs - journaled.ExpiresMs > (state.ExpiresMs - _ctx.Clock.NowMs) / 2;
+        if (material) h.Journaled = state;
         _holders[reply] = h;
         _expiry.Enqueue(reply, h.CheckAtMs);
+        if (material) PersistAsync(m, _ => MaybeSnapshot());
     }
 
     private void OnList(ListEntries m)
@@ -277,7 +295,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void Hold(in ConntrackEntry e)
     {
         if (!_holders.ContainsKey(e.Reply)) Interlocked.Increment(ref _ctx.Counters.Held);
-        _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs, Verified = !_recovering };
+        _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs, Verified = !_recovering, Journaled = e.State };
         _byOriginal[e.Original] = e.Reply;
         _expiry.Enqueue(e.Reply, e.State.ExpiresMs);
     }
