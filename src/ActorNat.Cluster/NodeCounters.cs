@@ -4,7 +4,8 @@ namespace ActorNat.Cluster;
 public sealed class NodeCounters
 {
     public long Found, Invalid, Insert, InsertFailed, Drop, EarlyDrop, Error, SearchRestart, ClashResolve, ChainTooLong;
-    public long Translated, Untranslated, Dropped, Destroyed, Retries;
+    /// <summary>Entries destroyed on this node, and verdict asks that had to be repeated (a shard moving).</summary>
+    public long Destroyed, Retries;
     /// <summary>Entries held by the pools on this node (a gauge).</summary>
     public long Held;
 

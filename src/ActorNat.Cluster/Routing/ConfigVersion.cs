@@ -19,7 +19,6 @@ public sealed class ConfigVersion
     public ConfigVersion(long version, IReadOnlyList<string> lines)
     {
         Version = version;
-        Lines = lines;
         _engine = new NatEngine(SystemClock.Instance, new SeededRandom(1));
         foreach (var line in lines) _engine.Apply(line);
         // Addresses a reply can be sent to: the box's own, and every SNAT --to-source range.
@@ -30,7 +29,6 @@ public sealed class ConfigVersion
     }
 
     public long Version { get; }
-    public IReadOnlyList<string> Lines { get; }
     public NatEngine Engine => _engine;
 
     public NatDecision Decide(in FiveTuple original) => NatPolicy.Decide(_engine.Topology, _engine.Rules, original);
