@@ -175,12 +175,6 @@ public sealed class ConntrackTable : ITupleSpace
             if (_entries[i].Live && !_entries[i].State.IsExpired(NowMs)) yield return i;
     }
 
-    public void Flush(DestroyReason reason = DestroyReason.Flushed)
-    {
-        for (int i = 0; i < _highWater; i++)
-            if (_entries[i].Live) Destroy(i, reason);
-    }
-
     // ---- ITupleSpace ----
 
     public bool IsTaken(in FiveTuple tuple)

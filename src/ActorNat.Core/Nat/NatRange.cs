@@ -14,5 +14,4 @@ public readonly record struct NatRange(IPv4 MinIp, IPv4 MaxIp, PortRange? Ports,
     /// <summary>in_range(): the address, and the port when a port range was given.</summary>
     public bool Contains(IPv4 ip, ushort port) => ContainsIp(ip) && (Ports is not { } p || p.Contains(port));
 
-    public int AddressCount => (int)(MaxIp.Value - MinIp.Value + 1);
 }

@@ -40,8 +40,6 @@ public readonly record struct IPv4(uint Value) : IComparable<IPv4>
         return true;
     }
 
-    public byte[] ToBytes() => [(byte)(Value >> 24), (byte)(Value >> 16), (byte)(Value >> 8), (byte)Value];
-
     public int CompareTo(IPv4 other) => Value.CompareTo(other.Value);
 
     public override string ToString() => $"{Value >> 24}.{(Value >> 16) & 255}.{(Value >> 8) & 255}.{Value & 255}";
