@@ -183,6 +183,9 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
             _pending = null;
             Stash.UnstashAll();
         });
+        // A shard hand-off must not wait for an allocation (it may wait on a pool that is moving too): stop now. The
+        // callers ask again, and the pool answers the next incarnation's request with what it reserved, if anything.
+        Receive<StopEntity>(_ => Context.Stop(Self));
         ReceiveAny(_ => Stash.Stash());
     }
 
