@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
+using ActorNat.Cluster.Fencing;
 using ActorNat.Cluster.Messages;
 using ActorNat.Cluster.Routing;
 using ActorNat.Core;
@@ -27,6 +28,12 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
 
     public async ValueTask<CoreVerdict> TranslateAsync(CorePacket packet, CancellationToken ct = default)
     {
+        if (!ctx.Fence.MayAct)
+        {
+            // Answers from here could contradict what the cluster decides meanwhile: the client goes to another node.
+            Interlocked.Increment(ref ctx.Counters.Fenced);
+            throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
+        }
         var (target, message) = Route(packet);
         var v = await AskWithRetry<Messages.Verdict>(target, message, ct).ConfigureAwait(false);
         return v.ToCore();

@@ -22,6 +22,13 @@ public sealed record ClusterNodeOptions
     public TimeSpan AcceptableHeartbeatPause { get; init; } = TimeSpan.FromMilliseconds(1500);
     public TimeSpan StableAfter { get; init; } = TimeSpan.FromMilliseconds(1000);
     public TimeSpan GossipInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// A pause of the process longer than this fences the node and shuts it down (others may have replaced it by
+    /// then). Zero: the acceptable heartbeat pause plus half of stable-after, below the earliest takeover.
+    /// </summary>
+    public TimeSpan PauseLimit { get; init; } = TimeSpan.Zero;
+    /// <summary>A JSON-lines file of entity activations and fence changes (chaos checks); none by default.</summary>
+    public string? ActivationLog { get; init; }
     /// <summary>An idle conntrack entity leaves memory after this; its state stays in the journal and its pool.</summary>
     public TimeSpan PassivateIdle { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>Administrative calls (configuration, listings) wait this long.</summary>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ActorNat.Cluster.Fencing;
 using ActorNat.Cluster.Routing;
 using ActorNat.Core.Conntrack;
 using ActorNat.Core.Engine;
@@ -6,14 +7,32 @@ using ActorNat.Core.Engine;
 namespace ActorNat.Cluster;
 
 /// <summary>What every actor of one node shares: its clock, configuration, counters, settings and the regions.</summary>
-public sealed class NatNodeContext(ClusterNodeOptions options, IClock clock)
+public sealed class NatNodeContext
 {
-    public ClusterNodeOptions Options { get; } = options;
-    public IClock Clock { get; } = clock;
+    public NatNodeContext(ClusterNodeOptions options, IClock clock)
+    {
+        Options = options;
+        Clock = clock;
+        NodeName = options.NodeName;
+        Fence = new NodeFence(options.PauseLimit > TimeSpan.Zero ? options.PauseLimit : options.AcceptableHeartbeatPause + options.StableAfter / 2);
+        if (options.ActivationLog is { Length: > 0 } path)
+        {
+            var log = new ActivationLog(path);
+            ActivationObserver = log.Entity;
+            Fence.MinorityChanged += up => log.Fence(NodeName, up, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "minority");
+            Fence.Tripped += (_, since) => log.Fence(NodeName, true, since, "pause");
+        }
+    }
+
+    public ClusterNodeOptions Options { get; }
+    public IClock Clock { get; }
     public ConfigHolder Config { get; } = new();
     public NodeCounters Counters { get; } = new();
     public ConntrackTimeouts Timeouts { get; set; } = ConntrackTimeouts.Default;
-    public string NodeName { get; set; } = options.NodeName;
+    public string NodeName { get; set; }
+
+    /// <summary>Whether this node may act (journal, answer): not after a long pause, not on the minority side.</summary>
+    public NodeFence Fence { get; }
 
     /// <summary>Where this node serves gRPC, once its host knows (shown by cluster status).</summary>
     public string GrpcEndpoint { get; set; } = "";

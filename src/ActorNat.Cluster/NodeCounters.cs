@@ -8,6 +8,8 @@ public sealed class NodeCounters
     public long Destroyed, Retries;
     /// <summary>Entries held by the pools on this node (a gauge).</summary>
     public long Held;
+    /// <summary>Pool commands dropped and packets refused while this node was fenced.</summary>
+    public long Fenced;
 
     public IReadOnlyList<(string Name, long Value)> All() =>
     [

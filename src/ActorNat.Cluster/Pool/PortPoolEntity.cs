@@ -70,22 +70,23 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Recover<RecoveryCompleted>(_ => OnRecovered());
         _recovering = true;
 
-        Command<Allocate>(OnAllocate);
+        // What changes the pool waits while the node is fenced: another incarnation may be acting for it.
+        Command<Allocate>(Fenced<Allocate>(OnAllocate));
         Command<PoolPacket>(OnPacket);
-        Command<HolderUpdate>(OnUpdate);
-        Command<Release>(r =>
+        Command<HolderUpdate>(Fenced<HolderUpdate>(OnUpdate));
+        Command<Release>(Fenced<Release>(r =>
         {
             var reply = r.Reply.ToCore();
             if (_holders.TryGetValue(reply, out var h) && h.Entry.Id == r.ConntrackId) Free(reply);
-        });
-        Command<EntryGone>(g =>
+        }));
+        Command<EntryGone>(Fenced<EntryGone>(g =>
         {
             if (_byOriginal.TryGetValue(g.Original.ToCore(), out var reply)) Free(reply);
-        });
+        }));
         Command<ListEntries>(OnList);
-        Command<DestroyMasqueraded>(OnDestroyMasqueraded);
-        Command<Tick>(_ => Sweep());
-        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        Command<DestroyMasqueraded>(Fenced<DestroyMasqueraded>(OnDestroyMasqueraded));
+        Command<Tick>(Fenced<Tick>(_ => Sweep()));
+        Command<SaveSnapshotSuccess>(Fenced<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr)));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(_ => { });
@@ -93,6 +94,16 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     }
 
     public override string PersistenceId => "pool-" + _id;
+
+    /// <summary>
+    /// A fenced node changes nothing and answers nothing: the message is dropped (its sender asks again, elsewhere
+    /// once this node is downed).
+    /// </summary>
+    private Action<T> Fenced<T>(Action<T> handle) => m =>
+    {
+        if (_ctx.Fence.MayAct) handle(m);
+        else Interlocked.Increment(ref _ctx.Counters.Fenced);
+    };
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -143,7 +154,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
                 Ok = true, Ip = held.NatIp.Value, Port = held.NatPort, Existing = true, ConntrackId = held.Id, State = held.State.ToMsg(),
             };
             var asker = Sender;
-            DeferAsync(existing, e => asker.Tell(e));
+            DeferAsync(existing, e => { if (_ctx.Fence.MayAct) asker.Tell(e); });
             return;
         }
         var range = m.Range.ToCore();
@@ -189,7 +200,9 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             MasqueradeInterface = m.MasqueradeInterface,
         }, _ =>
         {
-            Sender.Tell(answer); // acknowledged only once durable
+            // Acknowledged only once durable, and only by a node still entitled to act: a write that completes after a
+            // pause or behind a partition is not acknowledged (the caller asks again and gets the truth).
+            if (_ctx.Fence.MayAct) Sender.Tell(answer);
             MaybeSnapshot();
         });
     }
@@ -309,7 +322,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void MaybeSnapshot()
     {
-        if (++_sinceSnapshot < SnapshotEvery) return;
+        if (++_sinceSnapshot < SnapshotEvery || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
         _sinceSnapshot = 0;
         var list = new EntryList { NowMs = _ctx.Clock.NowMs };
         foreach (var h in _holders.Values) list.Entries.Add(ToMsg(h.Entry));

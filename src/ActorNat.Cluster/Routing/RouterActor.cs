@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using ActorNat.Cluster.Config;
+using ActorNat.Cluster.Fencing;
 using ActorNat.Cluster.Messages;
 
 namespace ActorNat.Cluster.Routing;
@@ -41,6 +42,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
     {
         DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(ConfigEntity.Topic, Self));
         Self.Tell(Tick.Instance);
+        Context.ActorOf(FenceMonitor.Props(_ctx), "fence");
         Timers.StartPeriodicTimer("poll", Tick.Instance, TimeSpan.FromSeconds(2));
     }
 

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+
+namespace ActorNat.Cluster.Fencing;
+
+/// <summary>
+/// Whether this node may still act for its pools and entries. Two things take that right away:
+/// <list type="bullet">
+/// <item>a <b>pause</b> (SIGSTOP, a frozen VM, a stall) longer than <see cref="PauseLimit"/>: by then the other members
+/// may have downed this node and started its pools elsewhere, so everything it had in flight is stale. Sticky: the
+/// node shuts down. A thread of its own notices the gap, and every check compares the clock itself, so whichever runs
+/// first after the pause sees it;</item>
+/// <item>being on the <b>minority</b> side of the members it can reach (as the split brain resolver's keep-majority
+/// would judge it): the other side is about to down this node and take its shards over. Lifted when reachability
+/// comes back.</item>
+/// </list>
+/// A fenced node writes nothing to the journal and answers no packet, so two incarnations of a pool never both act.
+/// </summary>
+public sealed class NodeFence : IDisposable
+{
+    private static readonly TimeSpan TickEvery = TimeSpan.FromMilliseconds(100);
+    private readonly long _limitTicks;
+    private long _lastTick = Stopwatch.GetTimestamp();
+    private volatile bool _tripped;
+    private volatile bool _minority;
+    private volatile bool _disposed;
+    private Thread? _thread;
+
+    public NodeFence(TimeSpan pauseLimit)
+    {
+        PauseLimit = pauseLimit;
+        _limitTicks = (long)(pauseLimit.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    public TimeSpan PauseLimit { get; }
+
+    /// <summary>Raised once, on the thread that noticed the pause: how long it lasted and when it began (Unix ms).</summary>
+    public event Action<TimeSpan, long>? Tripped;
+
+    /// <summary>Raised when the minority fence goes up (true) or down (false).</summary>
+    public event Action<bool>? MinorityChanged;
+
+    public bool IsTripped => _tripped;
+    public bool InMinority => _minority;
+
+    /// <summary>May this node act now (journal a change, answer a packet)?</summary>
+    public bool MayAct
+    {
+        get
+        {
+            if (_tripped) return false;
+            if (_thread is not null && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastTick) > _limitTicks) Observe();
+            return !_tripped && !_minority;
+        }
+    }
+
+    /// <summary>Why this node may not act, or null.</summary>
+    public string? Reason =>
+        _tripped ? $"this node stood still longer than {PauseLimit.TotalSeconds:0.#} s and may have been replaced: it is shutting down"
+        : _minority ? "this node is cut off from the majority of the cluster"
+        : null;
+
+    public void SetMinority(bool minority)
+    {
+        if (_minority == minority) return;
+        _minority = minority;
+        MinorityChanged?.Invoke(minority);
+    }
+
+    /// <summary>Starts watching for pauses (a real node; tests that drive a manual clock need not).</summary>
+    public void Start()
+    {
+        if (_thread is not null) return;
+        Volatile.Write(ref _lastTick, Stopwatch.GetTimestamp());
+        _thread = new Thread(Watch) { IsBackground = true, Name = "actornat-pause-fence", Priority = ThreadPriority.AboveNormal };
+        _thread.Start();
+    }
+
+    private void Watch()
+    {
+        while (!_disposed && !_tripped)
+        {
+            Thread.Sleep(TickEvery); // the watch's own cadence: a gap far beyond it is a pause
+            Observe();
+        }
+    }
+
+    /// <summary>Compares now with the last tick; a gap beyond the limit trips the fence before the tick moves on.</summary>
+    private void Observe()
+    {
+        long now = Stopwatch.GetTimestamp();
+        long last = Volatile.Read(ref _lastTick);
+        long gap = now - last;
+        if (gap > _limitTicks)
+        {
+            lock (this)
+            {
+                if (_tripped) return;
+                _tripped = true;
+            }
+            var pause = TimeSpan.FromSeconds((double)gap / Stopwatch.Frequency);
+            Tripped?.Invoke(pause, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)pause.TotalMilliseconds);
+            return;
+        }
+        Interlocked.CompareExchange(ref _lastTick, now, last);
+    }
+
+    public void Dispose() => _disposed = true;
+}
