@@ -23,6 +23,7 @@ internal static class ClusterBackend
             PublicHost = options.PublicHostname,
             Seeds = options.Seeds.Select(s => s.Contains("://") ? s : $"akka.tcp://actornat@{s}").ToList(),
             Database = options.Database,
+            ActivationLog = options.ActivationLog,
             Seed = options.RandomSeed != 0 ? options.RandomSeed : (ulong)Random.Shared.NextInt64(1, long.MaxValue),
         };
         var ctx = new NatNodeContext(cluster, SystemClock.Instance);

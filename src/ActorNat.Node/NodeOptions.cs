@@ -49,6 +49,9 @@ public sealed class NodeOptions
     /// <summary>NAT event log (RFC 8158 session create/delete, ports exhausted): "off" (default), "log", "jsonl:PATH", or "log,jsonl:PATH".</summary>
     public string NatEvents { get; set; } = "off";
 
+    /// <summary>Cluster backend: a JSON-lines file of entity activations and fence changes (`actornat chaos` checks it).</summary>
+    public string? ActivationLog { get; set; }
+
     // ---- Cluster settings (the cluster backend, src/ActorNat.Cluster). ----
 
     /// <summary>Akka remoting endpoint "host:port" (cluster backend only).</summary>

@@ -22,6 +22,7 @@ public static class NodeCommand
         var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:data/actornat.db, under the working directory), postgres://USER:PASS@HOST:PORT/DB, or memory (nothing durable: benchmarks).", HelpName = "URL" };
         var metrics = new Option<string?>("--metrics") { Description = "HTTP/1.1 endpoint HOST:PORT of /metrics (Prometheus), /healthz/live and /healthz/ready. Default: a free port on the --grpc host (printed as metrics=URL); off: none.", HelpName = "HOST:PORT" };
         var natEvents = new Option<string?>("--nat-events") { Description = "NAT event log (session create/delete, ports exhausted; RFC 8158): off (default), log, jsonl:PATH, or log,jsonl:PATH.", HelpName = "MODE" };
+        var activationLog = new Option<string?>("--activation-log") { Description = "Cluster backend: append a JSON line per entity start/stop and fence change to FILE (for `actornat chaos`; off by default).", HelpName = "FILE" };
         var shutdown = new Option<double?>("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight calls (default 30).", HelpName = "SECONDS" };
 
         var cmd = new Command("node", """
@@ -33,7 +34,7 @@ public static class NodeCommand
               actornat node --grpc 127.0.0.1:50051 --config router.conf
             """)
         {
-            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown, metrics, natEvents,
+            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown, metrics, natEvents, activationLog,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -51,6 +52,7 @@ public static class NodeCommand
             Set(nameof(NodeOptions.Database), parse.GetValue(database));
             Set(nameof(NodeOptions.MetricsEndpoint), parse.GetValue(metrics));
             Set(nameof(NodeOptions.NatEvents), parse.GetValue(natEvents));
+            Set(nameof(NodeOptions.ActivationLog), parse.GetValue(activationLog));
             if (parse.GetValue(shutdown) is { } s) Set(nameof(NodeOptions.ShutdownTimeout), TimeSpan.FromSeconds(s).ToString("c"));
             var seedList = parse.GetValue(seeds) ?? [];
             for (int i = 0; i < seedList.Length; i++) Set($"{nameof(NodeOptions.Seeds)}:{i}", seedList[i]);
