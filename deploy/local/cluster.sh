@@ -18,6 +18,8 @@
 #   ACTORNAT_ADMIN_TOKEN    admin token for every node (default: none; the nodes listen on loopback only)
 #   ACTORNAT_STOP_TIMEOUT   seconds `down` waits after SIGTERM before SIGKILL (default 20)
 #   ACTORNAT_START_TIMEOUT  seconds `up` waits for a node to be SERVING (default 60)
+#   ACTORNAT_ACTIVATION_LOG 1: each node appends entity activations and fence changes to RUN/nodeI.activations.jsonl
+#                           (`actornat chaos` sets it and checks that no entity was active on two nodes at once)
 #   ACTORNAT_NODE_GID_BASE  run node I with group id BASE+I (setpriv), so iptables' owner match can tell its packets
 #                           apart on loopback (used by `actornat chaos` to partition one node); default: unset
 #
@@ -86,6 +88,11 @@ ensure_postgres() {
   runuser -u postgres -- "$bindir/createdb" -h 127.0.0.1 -p "$port" -U actornat actornat 2>/dev/null || true
 }
 
+# Can a listening socket bind PORT on 127.0.0.1 now (without SO_REUSEADDR, as remoting binds)?
+bindable() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)' "$1" 2>/dev/null
+}
+
 pg_running() { [[ -f "$RUN/pg/postmaster.pid" ]] && kill -0 "$(head -1 "$RUN/pg/postmaster.pid")" 2>/dev/null; }
 
 stop_postgres() {
@@ -106,8 +113,10 @@ start_node() {
   [[ -n "${ACTORNAT_ADMIN_TOKEN:-}" ]] && token_args=(--admin-token "$ACTORNAT_ADMIN_TOKEN")
   local wrap=()
   [[ -n "${ACTORNAT_NODE_GID_BASE:-}" ]] && wrap=(setpriv --regid "$(( ACTORNAT_NODE_GID_BASE + i ))" --clear-groups --)
+  local activations=()
+  [[ "${ACTORNAT_ACTIVATION_LOG:-}" == 1 ]] && activations=(--activation-log "$RUN/node$i.activations.jsonl")
   printf '%s\n' "$@" > "$RUN/node$i.args"
-  nohup "${wrap[@]}" "$bin" node --name "node$i" --grpc "${GRPC_ENDPOINT:-127.0.0.1:0}" "${token_args[@]}" "$@" >"$out" 2>"$err" </dev/null &
+  nohup "${wrap[@]}" "$bin" node --name "node$i" --grpc "${GRPC_ENDPOINT:-127.0.0.1:0}" "${token_args[@]}" "${activations[@]}" "$@" >"$out" 2>"$err" </dev/null &
   echo $! > "$RUN/node$i.pid"
   local deadline=$(( SECONDS + START_TIMEOUT ))
   while [[ -z "$url" ]]; do
@@ -211,9 +220,16 @@ restart_node() {
   local i="$1" grpc="$2" bin args=() seeds=() j a skip=0
   bin="$(actornat_bin)"
   [[ -f "$RUN/node$i.args" ]] || die "node $i was never started here"
+  local remoting_next=0
   while IFS= read -r a; do
     if (( skip )); then skip=0; continue; fi
     if [[ "$a" == --seed-node ]]; then skip=1; continue; fi
+    if (( remoting_next )); then
+      remoting_next=0
+      # A killed node's port can stay unbindable for a while (connections in TIME_WAIT): then take another one.
+      bindable "${a##*:}" || { log "node $i: remoting port ${a##*:} still in use; taking another"; a="127.0.0.1:$(free_port)"; }
+    fi
+    [[ "$a" == --remoting ]] && remoting_next=1
     args+=("$a")
   done < "$RUN/node$i.args"
   for j in $(running_nodes); do

@@ -54,8 +54,21 @@ public sealed partial class ChaosRunner
 
         // The live table: every entry of every pool (conntrack -L through one node).
         var live = new List<Wire.ConntrackEntry>();
-        using (var call = _c.Admin(nodes[0]).ConntrackList(new Wire.ConntrackFilter(), _c.Headers, deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: ct))
-            await foreach (var batch in call.ResponseStream.ReadAllAsync(ct)) live.AddRange(batch.Entries);
+        for (int attempt = 0; ; attempt++)
+        {
+            // Through each node in turn: a listing asks every pool, and one of them may just be moving.
+            try
+            {
+                live.Clear();
+                using var call = _c.Admin(nodes[attempt % nodes.Length]).ConntrackList(new Wire.ConntrackFilter(), _c.Headers, deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: ct);
+                await foreach (var batch in call.ResponseStream.ReadAllAsync(ct)) live.AddRange(batch.Entries);
+                break;
+            }
+            catch (RpcException e) when (attempt < 5)
+            {
+                Note($"conntrack -L through node {nodes[attempt % nodes.Length]} failed ({e.StatusCode}: {e.Status.Detail}); again");
+            }
+        }
         var liveDup = live.GroupBy(e => Flow.Key(e.Reply)).Where(g => g.Count() > 1).ToList();
         foreach (var g in liveDup) Violation($"live table: reply tuple {g.Key} held by entries {string.Join(", ", g.Select(e => $"{e.Id}@{e.Node}"))}");
         var liveIds = live.Select(e => e.Id).ToHashSet();
@@ -72,10 +85,21 @@ public sealed partial class ChaosRunner
         }
         else Note("journal not checked: no PostgreSQL of this run (--targets without --run-dir, or one node on SQLite)");
 
-        // Journal writes refused because another incarnation took the sequence number: a second activation that wrote.
+        // No entity active on two nodes at once: the nodes' activation logs, fenced periods excluded.
+        ActivationCheck.Result? activations = null;
+        if (_cluster is not null)
+        {
+            List<(int, long)> kills; lock (_cluster.Kills) kills = [.. _cluster.Kills];
+            activations = ActivationCheck.Run(_cluster.RunDir, kills);
+            foreach (var d in activations.Details) Violation(d);
+            if (activations.Files == 0) Note("no activation logs in the run dir (nodes started without --activation-log)");
+        }
+        else Note("activations not checked: no run dir of cluster.sh");
+        // Journal writes refused because another incarnation had taken the sequence number: shown, not counted as a
+        // double activation (a write sent before a pause can arrive after the pool moved; the fence keeps it
+        // unacknowledged, and replay discards an old writer's events).
         var conflicts = _cluster?.LogLines(new Regex("journal_uq|duplicate key value", RegexOptions.IgnoreCase)).ToList() ?? [];
-        foreach (var l in conflicts.Take(10)) Violation("node log: " + l);
-        int doubleActivations = (journal?.InterleavedWriters ?? 0) + conflicts.Count;
+        int doubleActivations = activations?.Overlaps ?? 0;
 
         var history = _c.History.ToArray();
         int failed = history.Count(h => h.Outcome != Outcome.Ack && h.Kind is "create" or "recheck" or "probe");
@@ -97,7 +121,9 @@ public sealed partial class ChaosRunner
             failed_requests = failed,
             live_entries = live.Count,
             journal = journal is null ? null : new { pools = journal.Pools, reservations = journal.Reservations, live_entities = journal.LiveEntities,
-                duplicate_reservations = journal.DuplicateReservations, duplicate_entity_replies = journal.DuplicateEntityReplies, interleaved_writers = journal.InterleavedWriters },
+                duplicate_reservations = journal.DuplicateReservations, duplicate_entity_replies = journal.DuplicateEntityReplies,
+                interleaved_writers = journal.InterleavedWriters, discarded_old_writer_events = journal.DiscardedOldWriterEvents, key_conflicts_in_logs = conflicts.Count },
+            activations = activations is null ? null : new { logs = activations.Files, incarnations = activations.Incarnations, starts = activations.Activations, overlaps = activations.Overlaps },
             recovery_s = new { p50 = Math.Round(P(0.50), 3), p99 = Math.Round(P(0.99), 3), max = Math.Round(rec.Count == 0 ? 0 : rec[^1], 3), affected_flows = rec.Count },
             per_fault = _faults.Select(f => new { f.Index, f.Kind, f.Node, at_s = f.AtMs / 1000.0, recovery_max_s = Math.Round(f.RecoveryMaxS, 3), f.Sampled, f.Affected, failed = f.FailedRequests, unknown = f.UnknownRequests, note = f.Note }),
             violations = _violations.Count,
@@ -110,7 +136,7 @@ public sealed partial class ChaosRunner
         t.AppendLine($"  lost acknowledged           {lost}");
         t.AppendLine($"  unknown/failed first packets {unresolved.Count}: retry found {resolvedExisting} existing, {resolvedNone} absent (created now or dropped), never counted as acknowledged");
         t.AppendLine($"  duplicate reply tuples      {dupTuples} (client history {byReply.Count}, live table {liveDup.Count} of {live.Count} entries, journal {(journal is null ? "not checked" : $"{journal.DuplicateReservations} in {journal.Reservations} reservations of {journal.Pools} pools, {journal.DuplicateEntityReplies} in {journal.LiveEntities} created entities")})");
-        t.AppendLine($"  double activations          {doubleActivations} (journal writers interleaved: {journal?.InterleavedWriters.ToString() ?? "not checked"}; journal key conflicts in node logs: {conflicts.Count})");
+        t.AppendLine($"  double activations          {doubleActivations} ({(activations is null ? "not checked" : $"{activations.Activations} activations of {activations.Incarnations} node incarnations")}; journal: {journal?.InterleavedWriters.ToString() ?? "not checked"} pools with a late write of an earlier incarnation, {journal?.DiscardedOldWriterEvents.ToString() ?? "-"} such events discarded on replay, {conflicts.Count} key conflicts in node logs)");
         t.AppendLine($"  failed/unknown requests     {failed}");
         t.AppendLine($"  recovery of affected flows  p50 {P(0.5):F2}s p99 {P(0.99):F2}s max {(rec.Count == 0 ? 0 : rec[^1]):F2}s ({rec.Count} affected sampled flows)");
         t.AppendLine("  fault  kind       node  at(s)    recovery-max(s)  affected/sampled  failed  unknown");

@@ -107,6 +107,8 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
             _cluster = new ClusterControl(script, run);
             progress.WriteLine($"chaos: starting {o.Nodes} nodes (cluster.sh up {o.Nodes}, run dir {run})");
             try { await _cluster.Down(ct); } catch { }
+            // This run's activations only (the journal keeps every run's history, and is checked whole).
+            if (Directory.Exists(run)) foreach (var f in Directory.EnumerateFiles(run, "node*.activations.jsonl")) File.Delete(f);
             await _cluster.Up(o.Nodes, ct);
             foreach (var (i, url) in _cluster.Urls) { _c.Set(i, url); SetService(i, true); }
             _nodeCount = o.Nodes;
@@ -149,6 +151,7 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
         for (int k = 0; k < schedule.Count; k++)
         {
             var (kind, node) = schedule[k];
+            await RestartExited(outer);
             await WaitAllUp(TimeSpan.FromSeconds(90), outer);
             var f = new FaultRecord(k + 1, kind, node);
             try { await Inject(f, outer); }
@@ -158,6 +161,7 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
             long until = _c.NowMs + 3000;
             await WaitFor(() => _c.NowMs >= until, TimeSpan.FromSeconds(10), outer);
         }
+        await RestartExited(outer);
         await WaitAllUp(TimeSpan.FromSeconds(90), outer);
         stopLoad.Cancel();
         await Task.WhenAll(workers.Select(t => t.ContinueWith(_ => { })));
@@ -323,6 +327,20 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
         }
         Note($"node {n} was downed (or left) by the cluster: restarted");
         await Restart(n, ct);
+    }
+
+    /// <summary>
+    /// A node may leave by itself after a fault (downed by the others, or fenced after a long pause): it is started
+    /// again before the next fault, as a supervisor would, so every fault hits a full cluster.
+    /// </summary>
+    private async Task RestartExited(CancellationToken ct)
+    {
+        if (_cluster is null) return;
+        foreach (var i in Enumerable.Range(1, _nodeCount).Where(i => !_cluster.Running(i)))
+        {
+            Note($"node {i} had exited by itself (downed or fenced): restarted");
+            await Restart(i, ct);
+        }
     }
 
     private int RunningCount() => Enumerable.Range(1, _nodeCount).Count(i => _cluster?.Running(i) ?? true);

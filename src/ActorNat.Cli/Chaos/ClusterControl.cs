@@ -36,6 +36,7 @@ public sealed partial class ClusterControl(string script, string runDir)
         psi.Environment["ACTORNAT_RUN_DIR"] = RunDir;
         psi.Environment["ACTORNAT_NODE_GID_BASE"] = GidBase.ToString();
         psi.Environment["ACTORNAT_STOP_TIMEOUT"] = "25";
+        psi.Environment["ACTORNAT_ACTIVATION_LOG"] = "1";
         // Use this very executable for the nodes when it is the actornat apphost (no second build).
         var self = Environment.ProcessPath;
         if (self is not null && Path.GetFileNameWithoutExtension(self) == "actornat" && Environment.GetEnvironmentVariable("ACTORNAT_BIN") is null)
@@ -55,7 +56,14 @@ public sealed partial class ClusterControl(string script, string runDir)
     private static partial Regex NodeLine();
 
     public Task Up(int n, CancellationToken ct) => Run(ct, "up", n.ToString());
-    public Task Kill(int i, CancellationToken ct) => Run(ct, "kill", i.ToString());
+    /// <summary>When each node was SIGKILLed (Unix ms, taken once the signal was sent): where its activations end.</summary>
+    public List<(int Node, long UnixMs)> Kills { get; } = [];
+
+    public async Task Kill(int i, CancellationToken ct)
+    {
+        await Run(ct, "kill", i.ToString());
+        lock (Kills) Kills.Add((i, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    }
     public Task Start(int i, CancellationToken ct) => Run(ct, "start", i.ToString());
     public Task Stop(int i, CancellationToken ct) => Run(ct, "stop", i.ToString());
     public Task Cont(int i, CancellationToken ct) => Run(ct, "cont", i.ToString());
