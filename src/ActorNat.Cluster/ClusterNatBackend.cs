@@ -155,8 +155,8 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
     private async Task<List<ConntrackRecord>> Collect(ConntrackFilter filter, bool delete, CancellationToken ct)
     {
         var msgFilter = filter.ToMsg();
-        var lists = await Task.WhenAll((await PoolIds(ct).ConfigureAwait(false)).Select(pool =>
-            ctx.PoolRegion.Ask<EntryList>(new ListEntries { Pool = pool, Filter = msgFilter, Delete = delete }, Timeout, ct))).ConfigureAwait(false);
+        var lists = (await Task.WhenAll((await PoolIds(ct).ConfigureAwait(false)).Select(pool => Pages(pool, msgFilter, delete, ct))).ConfigureAwait(false))
+            .SelectMany(l => l);
         var records = new List<ConntrackRecord>();
         foreach (var list in lists)
             foreach (var e in list.Entries)
@@ -166,6 +166,26 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
                 records.Add(new ConntrackRecord(entry, entry.State.RemainingSeconds(list.NowMs), e.Node));
             }
         return records;
+    }
+
+    /// <summary>
+    /// Entries per page of a pool's listing: an answer from another node must stay within remoting's frame (128 kB);
+    /// an entry is about 100 bytes encoded.
+    /// </summary>
+    private const int ListPage = 500;
+
+    private async Task<List<EntryList>> Pages(string pool, EntryFilter filter, bool delete, CancellationToken ct)
+    {
+        var pages = new List<EntryList>();
+        ulong after = 0;
+        while (true)
+        {
+            var page = await ctx.PoolRegion.Ask<EntryList>(new ListEntries { Pool = pool, Filter = filter, Delete = delete, AfterId = after, Limit = ListPage }, Timeout, ct)
+                .ConfigureAwait(false);
+            pages.Add(page);
+            if (!page.More || page.Entries.Count == 0) return pages;
+            after = page.Entries[^1].Id;
+        }
     }
 
     /// <summary>The entries held by the pools on this node (metrics: each node reports its own).</summary>

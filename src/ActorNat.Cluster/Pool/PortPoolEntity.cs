@@ -238,9 +238,15 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         var filter = m.Filter.ToCore();
         var list = new EntryList { NowMs = _ctx.Clock.NowMs };
-        foreach (var h in _holders.Values.ToList())
+        IEnumerable<Holder> matching = _holders.Values.Where(h => filter.Matches(h.Entry));
+        if (m.Limit > 0)
         {
-            if (!filter.Matches(h.Entry)) continue;
+            var page = matching.Where(h => h.Entry.Id > m.AfterId).OrderBy(h => h.Entry.Id).Take((int)m.Limit + 1).ToList();
+            list.More = page.Count > m.Limit;
+            matching = page.Take((int)m.Limit);
+        }
+        foreach (var h in matching.ToList())
+        {
             list.Entries.Add(ToMsg(h.Entry));
             if (m.Delete) Evict(h.Entry, DestroyReason.Deleted);
         }

@@ -1,0 +1,29 @@
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Engine;
+
+namespace ActorNat.Cluster.Tests;
+
+/// <summary>conntrack -L over pools too large for one remoting frame (128 kB): the listing is paged.</summary>
+public sealed class ListingTests
+{
+    [Fact]
+    public async Task A_pool_of_thousands_of_entries_lists_whole_from_another_node()
+    {
+        // One pool bucket: every entry in one pool, on one of the two nodes; both nodes list all of them.
+        await using var cluster = await TestCluster.Start(2, configure: o => o with { PoolBuckets = 1 });
+        var nat = cluster.Nodes[0].Backend;
+        foreach (var line in SmokeTests.Article) await nat.ApplyConfigAsync(line);
+        const int flows = 3000;
+        await Parallel.ForEachAsync(Enumerable.Range(0, flows), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (n, _) =>
+            Assert.NotEqual(VerdictKind.Drop, (await nat.TranslateAsync(new Packet(LoadDriver.Flow(n)))).Kind));
+        foreach (var node in cluster.Nodes)
+        {
+            var list = await node.Backend.ListAsync(ConntrackFilter.All);
+            Assert.Equal(flows, list.Count);
+            Assert.Equal(flows, list.Select(r => r.Entry.Id).Distinct().Count());
+        }
+        // A paged delete removes every match too.
+        Assert.Equal(flows, await cluster.Nodes[1].Backend.DeleteAsync(ConntrackFilter.All));
+        Assert.Empty(await nat.ListAsync(ConntrackFilter.All));
+    }
+}
