@@ -14,6 +14,7 @@ public sealed class FenceMonitor : ReceiveActor
     private readonly NatNodeContext _ctx;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private bool _downed;
 
     public FenceMonitor(NatNodeContext ctx)
     {
@@ -37,10 +38,19 @@ public sealed class FenceMonitor : ReceiveActor
     private void Judge()
     {
         var state = _cluster.State;
-        var members = state.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).ToList();
-        if (!members.Any(m => m.Address == _cluster.SelfAddress))
+        var self = state.Members.FirstOrDefault(m => m.Address == _cluster.SelfAddress);
+        if (self?.Status == MemberStatus.Down) _downed = true;
+        if (_downed)
         {
-            _ctx.Fence.SetMinority(false); // not (or no longer) a member that hosts shards
+            // Downed (by the others, or by keep-majority on this side): fenced for good, the node is leaving.
+            if (!_ctx.Fence.InMinority) _log.Warning("fenced: this node has been downed");
+            _ctx.Fence.SetMinority(true);
+            return;
+        }
+        var members = state.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).ToList();
+        if (self is null || !members.Contains(self))
+        {
+            _ctx.Fence.SetMinority(false); // joining, or leaving gracefully after its hand-off: it holds no shard
             return;
         }
         var reachable = members.Where(m => !state.Unreachable.Contains(m)).Select(m => m.Address).ToList();
