@@ -63,8 +63,22 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         _poolKnows = e.State;
     }
 
+    /// <summary>
+    /// A node that has not yet heard the cluster's configuration (just started, just joined) must not move an entry on:
+    /// its timeouts are still the defaults. The packet comes back here a moment later (its caller waits up to 2 s).
+    /// </summary>
+    private bool NotConfigured(object message, IActorRef sender)
+    {
+        if (_ctx.Config.Loaded) return false;
+        Context.System.Scheduler.ScheduleTellOnce(ConfigWait, Self, message, sender);
+        return true;
+    }
+
+    private static readonly TimeSpan ConfigWait = TimeSpan.FromMilliseconds(100);
+
     private void Handle(EntityPacket m, IActorRef replyTo)
     {
+        if (NotConfigured(m, replyTo)) return;
         _replyTo = replyTo;
         var packet = m.Packet.ToCore();
         var now = _ctx.Clock.NowMs;
@@ -248,6 +262,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void OnExpire(Expire m)
     {
+        if (NotConfigured(m, Sender)) return;
         var now = _ctx.Clock.NowMs;
         var poolCopy = m.State?.ToCore();
         if (!_exists && m.Reply is not null && poolCopy is { } copy && !copy.IsExpired(now))

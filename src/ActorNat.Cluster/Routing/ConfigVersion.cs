@@ -47,6 +47,15 @@ public sealed class ConfigVersion
 public sealed class ConfigHolder
 {
     private volatile ConfigVersion _current = ConfigVersion.Empty;
+    private volatile bool _loaded;
     public ConfigVersion Current => _current;
+
+    /// <summary>
+    /// The node has heard from the configuration entity at least once. Until then its timeouts are the kernel's
+    /// defaults, not the cluster's, and an entry refreshed with them could be cut short.
+    /// </summary>
+    public bool Loaded => _loaded;
+
     internal void Publish(ConfigVersion snapshot) => _current = snapshot;
+    internal void MarkLoaded() => _loaded = true;
 }

@@ -48,7 +48,11 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
 
     private void OnState(ConfigState s)
     {
-        if (s.Version <= _ctx.Config.Current.Version) return;
+        if (s.Version <= _ctx.Config.Current.Version)
+        {
+            _ctx.Config.MarkLoaded(); // nothing newer than what this node has (possibly: no configuration at all)
+            return;
+        }
         try
         {
             var snapshot = new ConfigVersion(s.Version, s.Lines.ToList());
@@ -59,6 +63,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         {
             _log.Error(e, "configuration version {0} could not be applied on this node", s.Version);
         }
+        _ctx.Config.MarkLoaded();
     }
 
     public static Props Props(NatNodeContext ctx) => Akka.Actor.Props.Create(() => new RouterActor(ctx));
