@@ -194,6 +194,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         };
         Hold(entry); // taken at once, so allocations behind this one see it before the write completes
         var answer = new Allocated { Ok = true, Ip = a.Ip.Value, Port = a.Port, Kind = (uint)a.Kind, Collisions = a.Collisions };
+        _unwritten++;
         PersistAsync(new Reserved
         {
             Original = m.Original, Reply = entry.Reply.ToMsg(), State = state.ToMsg(), ConntrackId = m.ConntrackId,
@@ -231,7 +232,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         if (material) h.Journaled = state;
         _holders[reply] = h;
         _expiry.Enqueue(reply, h.CheckAtMs);
-        if (material) PersistAsync(m, _ => MaybeSnapshot());
+        if (material)
+        {
+            _unwritten++;
+            PersistAsync(m, _ => MaybeSnapshot());
+        }
     }
 
     private void OnList(ListEntries m)
@@ -308,6 +313,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         if (!_holders.ContainsKey(reply)) return;
         Drop(reply);
+        _unwritten++;
         PersistAsync(new Released { Reply = reply.ToMsg() }, _ => MaybeSnapshot());
     }
 
@@ -326,9 +332,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Interlocked.Decrement(ref _ctx.Counters.Held);
     }
 
+    /// <summary>Events handed to the journal whose write has not completed yet.</summary>
+    private int _unwritten;
+
+    /// <summary>
+    /// Called as each write completes. A snapshot is taken only when every event so far is durable: its sequence number
+    /// then never runs ahead of the journal, so a snapshot that lands late (written just before this node froze) can
+    /// never hide the events of the incarnation that replaced it (replay starts after the snapshot's number).
+    /// </summary>
     private void MaybeSnapshot()
     {
-        if (++_sinceSnapshot < SnapshotEvery || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
+        _unwritten--;
+        if (++_sinceSnapshot < SnapshotEvery || _unwritten > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
         _sinceSnapshot = 0;
         var list = new EntryList { NowMs = _ctx.Clock.NowMs };
         foreach (var h in _holders.Values) list.Entries.Add(ToMsg(h.Entry));
