@@ -105,7 +105,8 @@ public static class ActorNatHosting
             },
         });
         // No builder exists for these: failover time is detection + stable-after + removal margin (0 here, since
-        // keep-majority already waits stable-after before downing).
+        // keep-majority already waits stable-after before downing). A remembered pool that stopped on a journal
+        // conflict comes back after 1 s, not 10; regions and the coordinator singleton retry every 0.5 s, not 2.
         b.AddHocon($$"""
             akka.cluster.split-brain-resolver.stable-after = {{(int)o.StableAfter.TotalMilliseconds}}ms
             akka.cluster.down-removal-margin = 0s
@@ -117,6 +118,10 @@ public static class ActorNatHosting
             akka.persistence.max-concurrent-recoveries = 2000
             akka.cluster.sharding.rebalance-interval = {{(int)o.RebalanceInterval.TotalMilliseconds}}ms
             akka.cluster.sharding.buffer-size = 100000
+            akka.cluster.sharding.entity-restart-backoff = 1s
+            akka.cluster.sharding.coordinator-failure-backoff = 1s
+            akka.cluster.sharding.retry-interval = 500ms
+            akka.cluster.singleton.hand-over-retry-interval = 250ms
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
             akka.coordinated-shutdown.exit-clr = off
             """, HoconAddMode.Prepend);
