@@ -80,7 +80,10 @@ public static class ActivationCheck
             var acting = list.SelectMany(s => Acting(s.Inc, s.Start, Math.Min(s.Stop, s.Inc.End)).Select(a => (s.Inc, a.From, a.To))).OrderBy(a => a.From).ToList();
             for (int i = 1; i < acting.Count; i++)
             {
-                var prev = acting.Take(i).Where(p => p.Inc != acting[i].Inc).MaxBy(p => p.To);
+                // The earlier span of another incarnation that lasts longest: does it reach past this one's start?
+                (Incarnation? Inc, long To) prev = (null, long.MinValue);
+                for (int j = 0; j < i; j++)
+                    if (acting[j].Inc != acting[i].Inc && acting[j].To > prev.To) prev = (acting[j].Inc, acting[j].To);
                 if (prev.Inc is null || prev.To <= acting[i].From) continue;
                 overlaps++;
                 if (details.Count < 20)
