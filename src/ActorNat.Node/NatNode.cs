@@ -215,7 +215,8 @@ public sealed class NatNode : IAsyncDisposable
                 LocalBackendHooks.Attach(local, metrics, events);
                 natIpOf = LocalBackendHooks.NatIpResolver(local);
             }
-            if (real is ActorNat.Cluster.ClusterNatBackend cluster) ClusterMetricsSource.Attach(cluster, metrics, events);
+            if (real is ActorNat.Cluster.ClusterNatBackend cluster)
+                ClusterMetricsSource.Attach(cluster, sp.GetRequiredService<Akka.Actor.ActorSystem>(), metrics, events);
             return new MeteredNatBackend(real, metrics, events, natIpOf);
         });
         services.AddSingleton(sp =>
