@@ -154,10 +154,14 @@ public sealed class NatNode : IAsyncDisposable
         services.AddHostedService<ConfigFileLoader>();
         services.AddHostedService<ShutdownSignals>();
         services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        // A singleton: its log rate limit spans calls.
+        services.AddSingleton(sp => new ClusterTimeoutInterceptor(sp.GetRequiredService<NatMetrics>(),
+            sp.GetRequiredService<ILogger<ClusterTimeoutInterceptor>>(), sp.GetService<ActorNat.Cluster.NatNodeContext>()));
         services.AddGrpc(g =>
         {
             g.EnableDetailedErrors = false;
             g.Interceptors.Add<AdminEndpointInterceptor>();
+            g.Interceptors.Add<ClusterTimeoutInterceptor>();
         });
         services.AddGrpcReflection();
         // One readiness check feeds both gRPC health (overall status) and /healthz/ready; /healthz/live runs no check.

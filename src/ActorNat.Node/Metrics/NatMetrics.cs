@@ -31,7 +31,7 @@ public sealed class NatMetrics
     private readonly Histogram _allocation, _journalWrite, _journalBatch;
     private readonly Counter _journalFailures;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JournalSeries> _journals = new();
-    private readonly Counter _natEvents;
+    private readonly Counter _natEvents, _requestTimeouts;
     private readonly Gauge _ready;
 
     internal readonly Gauge Entries, PoolUsed, PoolSize, Shards, Entities, ConntrackMax;
@@ -75,6 +75,8 @@ public sealed class NatMetrics
         _journalFailures = f.CreateCounter(Prefix + "journal_write_failures_total",
             "Journal writes that failed (kind=failed: the whole write; the persisting actors stop) or atomic writes the journal rejected (kind=rejected).", "journal", "kind");
 
+        _requestTimeouts = f.CreateCounter(Prefix + "request_timeouts_total",
+            "gRPC calls answered UNAVAILABLE because the cluster did not answer in time (ask timeouts), by method.", "method");
         _natEvents = f.CreateCounter(Prefix + "nat_events_total", "NAT events (RFC 8158 natEvent): session_create (4), session_delete (5), ports_exhausted (12); counted even when the event log is off.", "event");
         _ready = f.CreateGauge(Prefix + "node_ready", "1 when the node is ready (/healthz/ready answers 200), else 0.");
 
@@ -158,6 +160,9 @@ public sealed class NatMetrics
     private sealed record JournalSeries(Histogram.Child Duration, Histogram.Child Events, Counter.Child Failed, Counter.Child Rejected);
 
     public void CountDestroyed(DestroyReason reason) => _destroyed[(int)reason].Inc();
+
+    /// <summary>A call answered UNAVAILABLE because the cluster did not answer in time (rare: the label is resolved per call).</summary>
+    public void CountRequestTimeout(string method) => _requestTimeouts.WithLabels(method).Inc();
 
     private Counter.Child? _evCreate, _evDelete, _evExhausted;
 
