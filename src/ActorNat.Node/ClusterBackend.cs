@@ -28,10 +28,22 @@ internal static class ClusterBackend
         };
         var ctx = new NatNodeContext(cluster, SystemClock.Instance);
         services.AddSingleton(ctx);
-        services.AddAkka(cluster.SystemName, (b, _) => b.WithActorNat(ctx));
+        bool bootstrap = ClusterFormation.ByBootstrap(options);
+        var watch = new BootstrapWatch();
+        services.AddAkka(cluster.SystemName, (b, _) =>
+        {
+            b.WithActorNat(ctx, joinByBootstrap: bootstrap);
+            ClusterFormation.Add(b, options, PublicHost(options.PublicHostname, host), watch);
+        });
         services.AddSingleton<INatBackend>(sp => new ClusterNatBackend(sp.GetRequiredService<ActorSystem>(), ctx));
-        services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<ActorSystem>(), ctx));
+        services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<ActorSystem>(), ctx, bootstrap ? options.Discovery : null, watch));
     }
+
+    /// <summary>The address others reach this node at: the public hostname, else the remoting host unless it is a wildcard.</summary>
+    private static string PublicHost(string? publicHostname, string remotingHost) =>
+        publicHostname is { Length: > 0 } p ? p
+        : remotingHost is "*" or "+" or "0.0.0.0" or "" ? System.Net.Dns.GetHostName()
+        : remotingHost;
 
     private static (string, int) SplitHostPort(string endpoint)
     {
@@ -42,12 +54,16 @@ internal static class ClusterBackend
     }
 
     /// <summary>Ready once this node is an Up member, has its configuration, and its regions have started.</summary>
-    private sealed class ClusterReadiness(ActorSystem system, NatNodeContext ctx) : IReadiness
+    private sealed class ClusterReadiness(ActorSystem system, NatNodeContext ctx, string? bootstrapDiscovery, BootstrapWatch watch) : IReadiness
     {
         public ValueTask<(bool Ready, string Reason)> CheckAsync(CancellationToken ct)
         {
-            var self = Akka.Cluster.Cluster.Get(system).SelfMember;
-            if (self.Status != MemberStatus.Up) return ValueTask.FromResult((false, $"cluster member is {self.Status}"));
+            var cluster = Akka.Cluster.Cluster.Get(system);
+            var self = cluster.SelfMember;
+            if (self.Status != MemberStatus.Up)
+                return ValueTask.FromResult((false, bootstrapDiscovery is not null && cluster.State.Members.IsEmpty
+                    ? $"waiting for cluster bootstrap (discovery {bootstrapDiscovery})" + (watch.LastFailure is { } f ? $"; last problem: {f}" : "")
+                    : $"cluster member is {self.Status}"));
             if (ctx.Router.IsNobody()) return ValueTask.FromResult((false, "regions starting"));
             return ValueTask.FromResult((true, "up"));
         }

@@ -99,6 +99,7 @@ public sealed class NatNode : IAsyncDisposable
         var metricsOff = string.Equals(options.MetricsEndpoint, "off", StringComparison.OrdinalIgnoreCase);
         var metricsEp = metricsOff ? null
             : options.MetricsEndpoint is { Length: > 0 } m ? ParseEndpoint(m, "metrics endpoint") : new IPEndPoint(grpcEp.Address, 0);
+        var managementEp = options.Backend == "cluster" && ClusterFormation.ByBootstrap(options) ? ParseEndpoint(options.ManagementEndpoint, "management endpoint") : null;
         var adminExposed = adminEp ?? grpcEp;
         if (!IPAddress.IsLoopback(adminExposed.Address) && string.IsNullOrEmpty(options.AdminToken))
             throw new NodeStartupException(
@@ -120,6 +121,12 @@ public sealed class NatNode : IAsyncDisposable
                     lo.Protocols = HttpProtocols.Http2;
                     Tag(lo, "admin");
                     adminListen = lo;
+                });
+            if (managementEp is not null)
+                k.Listen(managementEp, lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    Tag(lo, "management");
                 });
             if (metricsEp is not null)
                 k.Listen(metricsEp, lo =>
@@ -147,10 +154,14 @@ public sealed class NatNode : IAsyncDisposable
         services.AddHostedService<ConfigFileLoader>();
         services.AddHostedService<ShutdownSignals>();
         services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        // A singleton: its log rate limit spans calls.
+        services.AddSingleton(sp => new ClusterTimeoutInterceptor(sp.GetRequiredService<NatMetrics>(),
+            sp.GetRequiredService<ILogger<ClusterTimeoutInterceptor>>(), sp.GetService<ActorNat.Cluster.NatNodeContext>()));
         services.AddGrpc(g =>
         {
             g.EnableDetailedErrors = false;
             g.Interceptors.Add<AdminEndpointInterceptor>();
+            g.Interceptors.Add<ClusterTimeoutInterceptor>();
         });
         services.AddGrpcReflection();
         // One readiness check feeds both gRPC health (overall status) and /healthz/ready; /healthz/live runs no check.
@@ -161,6 +172,7 @@ public sealed class NatNode : IAsyncDisposable
         app.MapGrpcService<AdminGrpcService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
+        if (managementEp is not null) ClusterFormation.MapBootstrapRoute(app);
         app.MapMetrics(HealthEndpoints.Metrics, app.Services.GetRequiredService<NatMetrics>().Registry);
         app.MapHealthChecks(HealthEndpoints.Live, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks(HealthEndpoints.Ready, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
@@ -215,7 +227,8 @@ public sealed class NatNode : IAsyncDisposable
                 LocalBackendHooks.Attach(local, metrics, events);
                 natIpOf = LocalBackendHooks.NatIpResolver(local);
             }
-            if (real is ActorNat.Cluster.ClusterNatBackend cluster) ClusterMetricsSource.Attach(cluster, metrics, events);
+            if (real is ActorNat.Cluster.ClusterNatBackend cluster)
+                ClusterMetricsSource.Attach(cluster, sp.GetRequiredService<Akka.Actor.ActorSystem>(), metrics, events);
             return new MeteredNatBackend(real, metrics, events, natIpOf);
         });
         services.AddSingleton(sp =>
@@ -247,10 +260,7 @@ public sealed class NatNode : IAsyncDisposable
         if (string.IsNullOrWhiteSpace(o.NodeName)) throw new NodeStartupException("bad NodeName: empty");
         if (o.Backend is not ("local" or "cluster")) throw new NodeStartupException($"bad Backend=\"{o.Backend}\": expected local or cluster");
         if (o.Remoting is { Length: > 0 } r) ParseEndpoint(r, "remoting endpoint");
-        if (o.Discovery is not ("seeds" or "kubernetes")) throw new NodeStartupException($"bad Discovery=\"{o.Discovery}\": expected seeds or kubernetes");
-        if (o.Discovery == "kubernetes" && string.IsNullOrWhiteSpace(o.DiscoveryServiceName))
-            throw new NodeStartupException("bad DiscoveryServiceName: required with Discovery=kubernetes (the pods' app label)");
-        ParseEndpoint(o.ManagementEndpoint, "management endpoint");
+        ClusterFormation.Validate(o);
         foreach (var s in o.Seeds) ParseEndpoint(s, "seed node");
         if (!(o.Database == "memory" || o.Database.StartsWith("sqlite:", StringComparison.Ordinal) || o.Database.StartsWith("postgres://", StringComparison.Ordinal)
               || o.Database.StartsWith("postgresql://", StringComparison.Ordinal)))

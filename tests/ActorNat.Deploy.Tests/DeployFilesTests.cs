@@ -268,7 +268,11 @@ public class DeployFilesTests
         Assert.Equal(Port(opts.GrpcEndpoint), ports["grpc"]);
         Assert.Equal(Port(opts.MetricsEndpoint!), ports["metrics"]);
         Assert.Equal(Port(opts.Remoting!), ports["remoting"]);
+        // Cluster bootstrap probes the container port named "management" (ClusterFormation's port name), which is the
+        // node's management endpoint; a new cluster needs all replicas found.
         Assert.Equal(Port(opts.ManagementEndpoint), ports["management"]);
+        Assert.Equal(int.Parse((string)spec["replicas"]), opts.DiscoveryRequiredContactPoints);
+        Assert.Empty(opts.Seeds);
         foreach (var svc in docs.Where(d => (string)d["kind"] == "Service"))
             foreach (var p in List(At(svc, "spec", "ports"), "service ports").Select(p => Map(p, "service port")))
                 Assert.True(ports.ContainsKey((string)p["targetPort"]), $"service port targets {(string)p["targetPort"]}, which the container does not have");

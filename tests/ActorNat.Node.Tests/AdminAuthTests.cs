@@ -72,4 +72,32 @@ public class AdminAuthTests
         }, configureLogging: l => l.ClearProviders()));
         Assert.Contains(expected, e.Message);
     }
+
+    [Theory]
+    [InlineData("mdns", "", "", "expected seeds, kubernetes or config")]
+    [InlineData("kubernetes", "", "", "DiscoveryServiceName: required")]
+    [InlineData("config", "", "", "DiscoveryEndpoints")]
+    [InlineData("config", "127.0.0.1:8558", "127.0.0.1:0", "needs a fixed port")]
+    [InlineData("config", "127.0.0.1:0", "127.0.0.1:8558", "needs a port")]
+    [InlineData("config", "127.0.0.1:8558,127.0.0.1:8559", "127.0.0.1:8558", "")] // valid: two endpoints, two required
+    public async Task Bootstrap_settings_are_checked_before_the_node_starts(string discovery, string endpoints, string management, string expected)
+    {
+        var o = new Dictionary<string, string?>
+        {
+            ["ActorNat:GrpcEndpoint"] = "127.0.0.1:0",
+            ["ActorNat:Discovery"] = discovery,
+        };
+        if (management.Length > 0) o["ActorNat:ManagementEndpoint"] = management;
+        var list = endpoints.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < list.Length; i++) o[$"ActorNat:DiscoveryEndpoints:{i}"] = list[i];
+        if (expected.Length == 0)
+        {
+            await NatNode.Create([], o, configureLogging: l => l.ClearProviders()).DisposeAsync();
+            o["ActorNat:Seeds:0"] = "127.0.0.1:4053"; // seeds would bypass bootstrap
+            Assert.Contains("bypass", Assert.Throws<NodeStartupException>(() => NatNode.Create([], o, configureLogging: l => l.ClearProviders())).Message);
+            return;
+        }
+        var e = Assert.Throws<NodeStartupException>(() => NatNode.Create([], o, configureLogging: l => l.ClearProviders()));
+        Assert.Contains(expected, e.Message);
+    }
 }

@@ -40,7 +40,7 @@ public sealed class LiveNode : IAsyncDisposable
     public GrpcChannel Channel => _channel;
     public Metadata Auth { get; } = new() { { "authorization", "Bearer " + Token } };
 
-    public static async Task<LiveNode> StartAsync(Dictionary<string, string?>? settings = null)
+    public static async Task<LiveNode> StartAsync(Dictionary<string, string?>? settings = null, ILoggerProvider? logs = null)
     {
         var o = new Dictionary<string, string?>
         {
@@ -49,7 +49,11 @@ public sealed class LiveNode : IAsyncDisposable
             ["ActorNat:RandomSeed"] = "42",
         };
         foreach (var (k, v) in settings ?? []) o[k] = v;
-        var node = NatNode.Create([], o, configureLogging: l => l.ClearProviders());
+        var node = NatNode.Create([], o, configureLogging: l =>
+        {
+            l.ClearProviders();
+            if (logs is not null) l.AddProvider(logs);
+        });
         try
         {
             await node.StartAsync();

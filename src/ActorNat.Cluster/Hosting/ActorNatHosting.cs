@@ -32,7 +32,11 @@ public static class ActorNatHosting
 {
     public const string Role = "nat";
 
-    public static AkkaConfigurationBuilder WithActorNat(this AkkaConfigurationBuilder b, NatNodeContext ctx)
+    /// <param name="joinByBootstrap">
+    /// The cluster is formed by Akka.Management's cluster bootstrap (the host adds it): without seeds this node then
+    /// waits for bootstrap instead of founding a cluster of its own.
+    /// </param>
+    public static AkkaConfigurationBuilder WithActorNat(this AkkaConfigurationBuilder b, NatNodeContext ctx, bool joinByBootstrap = false)
     {
         var o = ctx.Options;
         b.ConfigureLoggers(l => l.LogLevel = o.LogLevel);
@@ -89,6 +93,14 @@ public static class ActorNatHosting
             b.WithSqlPersistence(journalOptions: shardJournal, snapshotOptions: shardSnapshots);
             shardOptions.JournalPluginId = shardJournal.PluginId;
             shardOptions.SnapshotPluginId = shardSnapshots.PluginId;
+            // Both journals are the SQL journal timed per write (JournalMeter); after the plugins' own configuration so this wins.
+            var metered = $"{typeof(MeteredSqlJournal).FullName}, {typeof(MeteredSqlJournal).Assembly.GetName().Name}";
+            b.AddHocon($$"""
+                akka.persistence.journal.sql.class = "{{metered}}"
+                akka.persistence.journal.sql.{{MeteredSqlJournal.MeterNameKey}} = events
+                {{shardJournal.PluginId}}.class = "{{metered}}"
+                {{shardJournal.PluginId}}.{{MeteredSqlJournal.MeterNameKey}} = sharding
+                """, HoconAddMode.Prepend);
         }
 
         b.WithRemoting(new RemoteOptions { HostName = o.Host, Port = o.Port, PublicHostName = o.PublicHost });
@@ -150,7 +162,7 @@ public static class ActorNatHosting
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
             registry.Register<RouterKey>(ctx.Router);
         });
-        if (o.Seeds.Count == 0)
+        if (o.Seeds.Count == 0 && !joinByBootstrap)
             b.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
         return b;
     }

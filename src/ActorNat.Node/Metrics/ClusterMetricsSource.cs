@@ -1,4 +1,6 @@
+using Akka.Actor;
 using ActorNat.Cluster;
+using ActorNat.Cluster.Hosting;
 using ActorNat.Node.Events;
 
 namespace ActorNat.Node.Metrics;
@@ -21,8 +23,13 @@ public sealed class ClusterMetricsSource(ClusterNatBackend backend) : INodeMetri
             w.Shards(type, shards, entities);
     }
 
-    /// <summary>The cluster's entity events into the node's metrics and NAT event log (create and delete of translated sessions).</summary>
-    public static void Attach(ClusterNatBackend backend, NatMetrics metrics, INatEventSink events) =>
+    /// <summary>
+    /// The cluster's entity events into the node's metrics and NAT event log (create and delete of translated
+    /// sessions), and its journal writes (<see cref="JournalMeter"/>) into the journal histograms.
+    /// </summary>
+    public static void Attach(ClusterNatBackend backend, ActorSystem system, NatMetrics metrics, INatEventSink events)
+    {
+        JournalMeter.Get(system).Observe(w => metrics.ObserveJournalWrite(w.Journal, w.Duration, w.Events, w.Rejected, w.Failed));
         backend.Context.EntryEvent = (e, reason) =>
         {
             if (reason is { } r) metrics.CountDestroyed(r);
@@ -33,4 +40,5 @@ public sealed class ClusterMetricsSource(ClusterNatBackend backend) : INodeMetri
                 events.Publish(new NatEvent(type, DateTimeOffset.UtcNow, e.Id, e.Original, e.Reply,
                     reason is { } why ? NatMetrics.ReasonName(why) : null, e.NatIp, 0));
         };
+    }
 }

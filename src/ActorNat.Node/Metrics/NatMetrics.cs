@@ -29,7 +29,9 @@ public sealed class NatMetrics
     private readonly Counter _newFlows;
     private readonly Histogram.Child _unaryLatency, _batchLatency, _batchSize;
     private readonly Histogram _allocation, _journalWrite, _journalBatch;
-    private readonly Counter _natEvents;
+    private readonly Counter _journalFailures;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JournalSeries> _journals = new();
+    private readonly Counter _natEvents, _requestTimeouts;
     private readonly Gauge _ready;
 
     internal readonly Gauge Entries, PoolUsed, PoolSize, Shards, Entities, ConntrackMax;
@@ -65,11 +67,16 @@ public sealed class NatMetrics
         _allocation = f.CreateHistogram(Prefix + "allocation_duration_seconds",
             "Time to decide a new flow (route, rule, port allocation, entry insert). Local backend: the unary verdicts that created an entry; cluster backend: reported by the port pools.",
             new HistogramConfiguration { Buckets = LatencyBuckets });
-        _journalWrite = f.CreateHistogram(Prefix + "journal_write_duration_seconds", "Time of one journal write (cluster backend with persistence).",
-            new HistogramConfiguration { Buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
-        _journalBatch = f.CreateHistogram(Prefix + "journal_write_batch_size", "Events per journal write (cluster backend with persistence).",
-            new HistogramConfiguration { Buckets = BatchBuckets });
+        _journalWrite = f.CreateHistogram(Prefix + "journal_write_duration_seconds",
+            "Time of one journal write, from the hand-over to the SQL journal until the database acknowledged (includes waiting in the journal's write queue), by journal: events (pools, configuration) or sharding (remember-entities). Cluster backend on SQLite or PostgreSQL.",
+            new HistogramConfiguration { LabelNames = ["journal"], Buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
+        _journalBatch = f.CreateHistogram(Prefix + "journal_write_batch_events", "Events carried by one journal write, by journal.",
+            new HistogramConfiguration { LabelNames = ["journal"], Buckets = BatchBuckets });
+        _journalFailures = f.CreateCounter(Prefix + "journal_write_failures_total",
+            "Journal writes that failed (kind=failed: the whole write; the persisting actors stop) or atomic writes the journal rejected (kind=rejected).", "journal", "kind");
 
+        _requestTimeouts = f.CreateCounter(Prefix + "request_timeouts_total",
+            "gRPC calls answered UNAVAILABLE because the cluster did not answer in time (ask timeouts), by method.", "method");
         _natEvents = f.CreateCounter(Prefix + "nat_events_total", "NAT events (RFC 8158 natEvent): session_create (4), session_delete (5), ports_exhausted (12); counted even when the event log is off.", "event");
         _ready = f.CreateGauge(Prefix + "node_ready", "1 when the node is ready (/healthz/ready answers 200), else 0.");
 
@@ -136,14 +143,26 @@ public sealed class NatMetrics
     /// <summary>For a backend that times its allocations itself (the cluster's port pools).</summary>
     public void ObserveAllocation(TimeSpan duration) => _allocation.Observe(duration.TotalSeconds);
 
-    /// <summary>For a persistent backend: one journal write of <paramref name="batchSize"/> events.</summary>
-    public void ObserveJournalWrite(TimeSpan duration, int batchSize)
+    /// <summary>
+    /// For a persistent backend: one journal write of <paramref name="events"/> events to <paramref name="journal"/>,
+    /// of which <paramref name="rejected"/> atomic writes were refused, or which <paramref name="failed"/> whole.
+    /// </summary>
+    public void ObserveJournalWrite(string journal, TimeSpan duration, int events, int rejected = 0, bool failed = false)
     {
-        _journalWrite.Observe(duration.TotalSeconds);
-        _journalBatch.Observe(batchSize);
+        var s = _journals.GetOrAdd(journal, j => new JournalSeries(_journalWrite.WithLabels(j), _journalBatch.WithLabels(j),
+            _journalFailures.WithLabels(j, "failed"), _journalFailures.WithLabels(j, "rejected")));
+        s.Duration.Observe(duration.TotalSeconds);
+        s.Events.Observe(events);
+        if (failed) s.Failed.Inc();
+        if (rejected > 0) s.Rejected.Inc(rejected);
     }
 
+    private sealed record JournalSeries(Histogram.Child Duration, Histogram.Child Events, Counter.Child Failed, Counter.Child Rejected);
+
     public void CountDestroyed(DestroyReason reason) => _destroyed[(int)reason].Inc();
+
+    /// <summary>A call answered UNAVAILABLE because the cluster did not answer in time (rare: the label is resolved per call).</summary>
+    public void CountRequestTimeout(string method) => _requestTimeouts.WithLabels(method).Inc();
 
     private Counter.Child? _evCreate, _evDelete, _evExhausted;
 
