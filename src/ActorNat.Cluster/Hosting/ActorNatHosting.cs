@@ -8,6 +8,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using ActorNat.Cluster.Config;
 using ActorNat.Cluster.Conntrack;
+using ActorNat.Cluster.Fencing;
 using ActorNat.Cluster.Messages;
 using ActorNat.Cluster.Pool;
 using ActorNat.Cluster.Routing;
@@ -97,6 +98,8 @@ public static class ActorNatHosting
             var metered = $"{typeof(MeteredSqlJournal).FullName}, {typeof(MeteredSqlJournal).Assembly.GetName().Name}";
             b.AddHocon($$"""
                 akka.persistence.journal.sql.class = "{{metered}}"
+                akka.persistence.journal.sql.replay-filter.mode = off
+                {{shardJournal.PluginId}}.replay-filter.mode = off
                 akka.persistence.journal.sql.{{MeteredSqlJournal.MeterNameKey}} = events
                 {{shardJournal.PluginId}}.class = "{{metered}}"
                 {{shardJournal.PluginId}}.{{MeteredSqlJournal.MeterNameKey}} = sharding
@@ -159,6 +162,7 @@ public static class ActorNatHosting
             ctx.SourceRegion = registry.Get<SourceRegionKey>();
             ctx.ConfigRegion = registry.Get<ConfigRegionKey>();
             ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
+            JournalFence.Get(system).Use(ctx.Fence);
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
             registry.Register<RouterKey>(ctx.Router);
         });

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Journal;
+using ActorNat.Cluster.Fencing;
 
 namespace ActorNat.Cluster.Hosting;
 
@@ -18,17 +19,22 @@ public sealed class MeteredSqlJournal : SqlWriteJournal
     public const string MeterNameKey = "actornat-meter-name";
 
     private readonly JournalMeter _meter;
+    private readonly JournalFence _fence;
     private readonly string _name;
 
     public MeteredSqlJournal(Akka.Configuration.Config journalConfig) : base(journalConfig)
     {
         _meter = JournalMeter.Get(Context.System);
+        _fence = JournalFence.Get(Context.System);
         _name = journalConfig.GetString(MeterNameKey, "events");
     }
 
     protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         // Materialised once: the base class enumerates it again, and a lazy sequence must not be read twice.
+        // A fenced node writes nothing, not even what its actors queued before it froze: another incarnation may be
+        // writing the same journals now. The whole request fails (the persisting actors stop).
+        if (_fence.Refusal is { } refusal) throw new NodeFencedException(refusal);
         var writes = messages as IReadOnlyCollection<AtomicWrite> ?? messages.ToList();
         int events = 0;
         foreach (var w in writes) events += w.Size;
