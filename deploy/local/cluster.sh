@@ -108,6 +108,9 @@ start_node() {
   local i="$1"; shift
   local bin="$1"; shift
   local out="$RUN/node$i.out" err="$RUN/node$i.log" url=""
+  # Keep what an earlier run of this node wrote (a restart after a fault is when its logs matter most).
+  [[ -s "$out" ]] && cat "$out" >> "$RUN/node$i.out.old"
+  [[ -s "$err" ]] && cat "$err" >> "$RUN/node$i.log.old"
   : > "$out"
   local token_args=()
   [[ -n "${ACTORNAT_ADMIN_TOKEN:-}" ]] && token_args=(--admin-token "$ACTORNAT_ADMIN_TOKEN")

@@ -96,8 +96,8 @@ public sealed partial class ChaosRunner
         }
         else Note("activations not checked: no run dir of cluster.sh");
         // Journal writes refused because another incarnation had taken the sequence number: shown, not counted as a
-        // double activation (a write sent before a pause can arrive after the pool moved; the fence keeps it
-        // unacknowledged, and replay discards an old writer's events).
+        // double activation (a write already on its way to the database when its node froze can arrive after the
+        // pool moved; it is never acknowledged: the fence holds the answer back).
         var conflicts = _cluster?.LogLines(new Regex("journal_uq|duplicate key value", RegexOptions.IgnoreCase)).ToList() ?? [];
         int doubleActivations = activations?.Overlaps ?? 0;
 
@@ -122,7 +122,7 @@ public sealed partial class ChaosRunner
             live_entries = live.Count,
             journal = journal is null ? null : new { pools = journal.Pools, reservations = journal.Reservations, live_entities = journal.LiveEntities,
                 duplicate_reservations = journal.DuplicateReservations, duplicate_entity_replies = journal.DuplicateEntityReplies,
-                interleaved_writers = journal.InterleavedWriters, discarded_old_writer_events = journal.DiscardedOldWriterEvents, key_conflicts_in_logs = conflicts.Count },
+                key_conflicts_in_logs = conflicts.Count },
             activations = activations is null ? null : new { logs = activations.Files, incarnations = activations.Incarnations, starts = activations.Activations, overlaps = activations.Overlaps },
             recovery_s = new { p50 = Math.Round(P(0.50), 3), p99 = Math.Round(P(0.99), 3), max = Math.Round(rec.Count == 0 ? 0 : rec[^1], 3), affected_flows = rec.Count },
             per_fault = _faults.Select(f => new { f.Index, f.Kind, f.Node, at_s = f.AtMs / 1000.0, recovery_max_s = Math.Round(f.RecoveryMaxS, 3), f.Sampled, f.Affected, failed = f.FailedRequests, unknown = f.UnknownRequests, note = f.Note }),
@@ -136,7 +136,7 @@ public sealed partial class ChaosRunner
         t.AppendLine($"  lost acknowledged           {lost}");
         t.AppendLine($"  unknown/failed first packets {unresolved.Count}: retry found {resolvedExisting} existing, {resolvedNone} absent (created now or dropped), never counted as acknowledged");
         t.AppendLine($"  duplicate reply tuples      {dupTuples} (client history {byReply.Count}, live table {liveDup.Count} of {live.Count} entries, journal {(journal is null ? "not checked" : $"{journal.DuplicateReservations} in {journal.Reservations} reservations of {journal.Pools} pools, {journal.DuplicateEntityReplies} in {journal.LiveEntities} created entities")})");
-        t.AppendLine($"  double activations          {doubleActivations} ({(activations is null ? "not checked" : $"{activations.Activations} activations of {activations.Incarnations} node incarnations")}; journal: {journal?.InterleavedWriters.ToString() ?? "not checked"} pools with a late write of an earlier incarnation, {journal?.DiscardedOldWriterEvents.ToString() ?? "-"} such events discarded on replay, {conflicts.Count} key conflicts in node logs)");
+        t.AppendLine($"  double activations          {doubleActivations} ({(activations is null ? "not checked" : $"{activations.Activations} activations of {activations.Incarnations} node incarnations")}; journal key conflicts in node logs: {conflicts.Count})");
         t.AppendLine($"  failed/unknown requests     {failed}");
         t.AppendLine($"  recovery of affected flows  p50 {P(0.5):F2}s p99 {P(0.99):F2}s max {(rec.Count == 0 ? 0 : rec[^1]):F2}s ({rec.Count} affected sampled flows)");
         t.AppendLine("  fault  kind       node  at(s)    recovery-max(s)  affected/sampled  failed  unknown");

@@ -108,7 +108,8 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
             progress.WriteLine($"chaos: starting {o.Nodes} nodes (cluster.sh up {o.Nodes}, run dir {run})");
             try { await _cluster.Down(ct); } catch { }
             // This run's activations only (the journal keeps every run's history, and is checked whole).
-            if (Directory.Exists(run)) foreach (var f in Directory.EnumerateFiles(run, "node*.activations.jsonl")) File.Delete(f);
+            if (Directory.Exists(run))
+                foreach (var f in Directory.EnumerateFiles(run, "node*.*").Where(f => f.EndsWith(".activations.jsonl") || f.EndsWith(".old"))) File.Delete(f);
             await _cluster.Up(o.Nodes, ct);
             foreach (var (i, url) in _cluster.Urls) { _c.Set(i, url); SetService(i, true); }
             _nodeCount = o.Nodes;
@@ -386,7 +387,9 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
                 var nodes = InService();
                 if (nodes.Length == 0) { await Task.Delay(50, ct); continue; } // waiting for a node in service
                 long t0 = _c.NowMs;
-                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromSeconds(1));
+                // The first try may take a second (a slow answer is not a lost one); once affected, a flow is asked
+                // every half second, which is the resolution of its recovery time.
+                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromMilliseconds(affected ? 500 : 1000));
                 if (outcome == Outcome.Ack)
                 {
                     if (_c.NowMs - t0 > 1000) affected = true;

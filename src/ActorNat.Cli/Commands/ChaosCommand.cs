@@ -21,7 +21,7 @@ public static class ChaosCommand
         var scale = new Option<bool>("--scale") { Description = "Scale-out instead of faults: throughput with 3, 2, 1 nodes (graceful leaves under load), then 2, 3 (joins under load)." };
         var seconds = new Option<double>("--seconds") { Description = "--scale: seconds measured at each size (default 10).", DefaultValueFactory = _ => 10 };
         var pause = new Option<double>("--pause-seconds") { Description = "How long SIGSTOP lasts (default 10).", DefaultValueFactory = _ => 10 };
-        var journalOnly = new Option<bool>("--journal-only") { Description = "Only check what a run left in --run-dir: the durable journal (reservations, created entities, interleaved writers) and the activation logs." };
+        var journalOnly = new Option<bool>("--journal-only") { Description = "Only check what a run left in --run-dir: the durable journal (reservations, created entities) and the activation logs." };
         var cmd = new Command("chaos", "Inject faults (SIGKILL+restart, SIGSTOP/SIGCONT, loopback partition) under a seeded load; check that no acknowledged mapping is lost, no reply tuple is held twice, no entity runs twice; report recovery times. Exit 1 on a failed check.")
         {
             nodes, faults, seed, json, targets, runDir, kinds, concurrency, failureFile, keep, scale, seconds, pause, journalOnly,
