@@ -19,8 +19,12 @@ public sealed record ClusterNodeOptions
     public int PoolBuckets { get; init; } = 16;
     public int SourceBuckets { get; init; } = 64;
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(300);
-    public TimeSpan AcceptableHeartbeatPause { get; init; } = TimeSpan.FromMilliseconds(1500);
-    public TimeSpan StableAfter { get; init; } = TimeSpan.FromMilliseconds(1000);
+    /// <summary>
+    /// Failure detection and split brain resolution: together most of a failover's time (target: affected flows
+    /// answer again within 5 s). Shorter values make a node under a long GC or CPU stall look dead sooner.
+    /// </summary>
+    public TimeSpan AcceptableHeartbeatPause { get; init; } = TimeSpan.FromMilliseconds(1000);
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromMilliseconds(750);
     public TimeSpan GossipInterval { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>
     /// A pause of the process longer than this fences the node and shuts it down (others may have replaced it by

@@ -25,7 +25,7 @@ public sealed class PauseFenceTests(ChaosFixture fx)
             var (stop, stopOut) = Cluster("stop", "1");
             Assert.True(stop == 0, stopOut);
             var frozen = Stopwatch.StartNew();
-            // The fault itself: a pause of 3.5 s, beyond the default limit (1.5 s heartbeat pause + 0.5 s).
+            // The fault itself: a pause of 3.5 s, beyond the default limit (1 s heartbeat pause + half of 0.75 s stable-after).
             Thread.Sleep(TimeSpan.FromSeconds(3.5));
             var (cont, contOut) = Cluster("cont", "1");
             Assert.True(cont == 0, contOut);
