@@ -121,7 +121,9 @@ public static class ActorNatHosting
         });
         // No builder exists for these: failover time is detection + stable-after + removal margin (0 here, since
         // keep-majority already waits stable-after before downing). A remembered pool that stopped on a journal
-        // conflict comes back after 1 s, not 10; regions and the coordinator singleton retry every 0.5 s, not 2.
+        // conflict comes back after 1 s, not 10; regions and the coordinator singleton retry every 0.5 s, not 2. The
+        // coordinator's state is written to a majority of 2 of 3, not (min-cap 5) to every member: with one member
+        // unreachable, the default left shard allocation waiting for up to a minute in the chaos runs.
         b.AddHocon($$"""
             akka.cluster.split-brain-resolver.stable-after = {{(int)o.StableAfter.TotalMilliseconds}}ms
             akka.cluster.down-removal-margin = 0s
@@ -137,6 +139,7 @@ public static class ActorNatHosting
             akka.cluster.sharding.coordinator-failure-backoff = 1s
             akka.cluster.sharding.retry-interval = 500ms
             akka.cluster.singleton.hand-over-retry-interval = 250ms
+            akka.cluster.sharding.distributed-data.majority-min-cap = 2
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
             akka.coordinated-shutdown.exit-clr = off
             """, HoconAddMode.Prepend);
