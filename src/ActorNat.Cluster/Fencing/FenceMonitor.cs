@@ -31,6 +31,8 @@ public sealed class FenceMonitor : ReceiveActor
         var self = Self;
         _ctx.Fence.Tripped += (pause, since) => self.Tell(new PauseTripped(pause, since));
         _ctx.Fence.Start();
+        var fence = _ctx.Fence;
+        Context.System.WhenTerminated.ContinueWith(_ => fence.Dispose(), TaskScheduler.Default);
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);

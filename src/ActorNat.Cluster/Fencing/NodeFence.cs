@@ -48,7 +48,7 @@ public sealed class NodeFence : IDisposable
         get
         {
             if (_tripped) return false;
-            if (_thread is not null && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastTick) > _limitTicks) Observe();
+            if (_thread is not null && !_disposed && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastTick) > _limitTicks) Observe();
             return !_tripped && !_minority;
         }
     }
@@ -104,5 +104,6 @@ public sealed class NodeFence : IDisposable
         Interlocked.CompareExchange(ref _lastTick, now, last);
     }
 
+    /// <summary>Stops watching (the actor system is gone); a tripped fence stays tripped.</summary>
     public void Dispose() => _disposed = true;
 }
