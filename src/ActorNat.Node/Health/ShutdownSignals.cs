@@ -31,6 +31,9 @@ internal sealed class ShutdownSignals(IHostApplicationLifetime lifetime, ILogger
         }
         int code = 128 + (context.Signal == PosixSignal.SIGINT ? 2 : 15);
         log.LogWarning("second {Signal}: exiting now with {Code}", context.Signal, code);
+        // The logger writes from a queue that exiting does not wait for: say it on stderr too, synchronously.
+        Console.Error.WriteLine($"actornat node: second {context.Signal}: exiting now with {code}");
+        Console.Error.Flush();
         context.Cancel = false; // the default action of the signal: terminate (if no other handler cancels it)
         var t = new Thread(() => Environment.Exit(code)) { IsBackground = true };
         t.Start();
