@@ -18,7 +18,7 @@ namespace ActorNat.Cluster.Conntrack;
 /// node's loss) gets it back from the pool: with an answer the pool forwards, with the pool's expiry check, or, for a
 /// client's packet, by asking to allocate again, which the pool answers with the entry it holds.
 /// </summary>
-public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTimers
+public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     private static readonly TimeSpan AllocationRetry = TimeSpan.FromSeconds(2);
     private const int AllocationAttempts = 5;
@@ -40,11 +40,10 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         _ctx = ctx;
         _name = "ct-" + entityId;
-        Receive<EntityPacket>(m => Handle(m, Sender));
-        Receive<Expire>(OnExpire);
-        Receive<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
-        Receive<StopEntity>(_ => Context.Stop(Self));
     }
+
+    // An untyped actor: one is created per new flow, and a ReceiveActor builds its handlers per instance and per Become.
+    protected override void OnReceive(object message) => Active(message);
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -149,7 +148,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         _pending = allocate;
         _attempts = 0;
         RequestAllocation();
-        Become(Allocating);
+        Context.Become(Allocating);
     }
 
     /// <summary>
@@ -167,23 +166,27 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         Timers.StartSingleTimer("allocation", Tick.Instance, AllocationRetry);
     }
 
-    private void Allocating()
+    private void Allocating(object message)
     {
-        Receive<Allocated>(OnAllocated);
-        Receive<Tick>(_ =>
+        switch (message)
         {
-            if (_attempts < AllocationAttempts)
-            {
+            case Allocated a:
+                OnAllocated(a);
+                break;
+            case Tick when _attempts < AllocationAttempts:
                 RequestAllocation();
-                return;
-            }
-            // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.
-            Become(Active);
-            _waiting = null;
-            _pending = null;
-            Stash.UnstashAll();
-        });
-        ReceiveAny(_ => Stash.Stash());
+                break;
+            case Tick:
+                // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.
+                Context.Become(Active);
+                _waiting = null;
+                _pending = null;
+                Stash.UnstashAll();
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
     }
 
     private void OnAllocated(Allocated a)
@@ -192,7 +195,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         var replyTo = _waiting!;
         var pending = _pending!;
         Timers.Cancel("allocation");
-        Become(Active);
+        Context.Become(Active);
         _waiting = null;
         _pending = null;
         Interlocked.Add(ref _ctx.Counters.Found, a.Collisions);
@@ -235,12 +238,26 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         Stash.UnstashAll();
     }
 
-    private void Active()
+    private void Active(object message)
     {
-        Receive<EntityPacket>(m => Handle(m, Sender));
-        Receive<Expire>(OnExpire);
-        Receive<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
-        Receive<StopEntity>(_ => Context.Stop(Self));
+        switch (message)
+        {
+            case EntityPacket m:
+                Handle(m, Sender);
+                break;
+            case Expire e:
+                OnExpire(e);
+                break;
+            case Evict e:
+                if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
+                break;
+            case StopEntity:
+                Context.Stop(Self);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     private void OnExpire(Expire m)
@@ -301,5 +318,5 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void Reply(in CoreVerdict v) => _replyTo.Tell(v.ToMsg());
 
-    public static Props Props(NatNodeContext ctx, string entityId) => Akka.Actor.Props.Create(() => new ConntrackEntity(ctx, entityId));
+    public static Props Props(NatNodeContext ctx, string entityId) => FactoryProducer<ConntrackEntity>.Props(() => new ConntrackEntity(ctx, entityId));
 }
