@@ -33,6 +33,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
     private CoreState _poolKnows;
     private IActorRef? _waiting;
     private IActorRef _replyTo = ActorRefs.Nobody;
+    private uint _replyId, _waitingId; // the request ids to echo: one reply target may serve a whole batch
     private CorePacket _first;
     private Allocate? _pending;
 
@@ -65,6 +66,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
     private void Handle(EntityPacket m, IActorRef replyTo)
     {
         _replyTo = replyTo;
+        _replyId = m.RequestId;
         var packet = m.Packet.ToCore();
         var now = _ctx.Clock.NowMs;
         if (!_exists && m.Holder is { } holder)
@@ -144,6 +146,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             MasqueradeInterface = decision.Masquerade ? decision.OutInterface : "",
         };
         _waiting = _replyTo;
+        _waitingId = _replyId;
         _first = packet;
         _pending = allocate;
         _attempts = 0;
@@ -203,7 +206,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         {
             Interlocked.Increment(ref _ctx.Counters.InsertFailed);
             Interlocked.Increment(ref _ctx.Counters.Drop);
-            replyTo.Tell(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple).ToMsg());
+            replyTo.Tell(Answer(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple), _waitingId));
             Stash.UnstashAll();
             return;
         }
@@ -217,7 +220,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             // The pool already holds this connection (a repeated first packet, or this incarnation lost its memory):
             // carry on with its entry, the first packet first, then those that waited.
             Adopt(new ConntrackEntry { Id = a.ConntrackId, Original = tuple, Reply = reply, State = a.State.ToCore(), MasqueradeInterface = masquerade }, pool);
-            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg() }, replyTo);
+            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg(), RequestId = _waitingId }, replyTo);
             Stash.UnstashAll();
             return;
         }
@@ -228,7 +231,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         Interlocked.Increment(ref _ctx.Counters.Insert);
         _ctx.EntryEvent?.Invoke(_entry, null);
         var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
-        replyTo.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
+        replyTo.Tell(Answer(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true), _waitingId));
         _ctx.SourceRegion.Tell(new RegisterSource
         {
             Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets),
@@ -316,7 +319,14 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         return new CoreVerdict(kind, DropReason.None, rewritten, dir, _entry.Id, false);
     }
 
-    private void Reply(in CoreVerdict v) => _replyTo.Tell(v.ToMsg());
+    private void Reply(in CoreVerdict v) => _replyTo.Tell(Answer(v, _replyId));
+
+    private static Messages.Verdict Answer(in CoreVerdict v, uint requestId)
+    {
+        var m = v.ToMsg();
+        m.RequestId = requestId;
+        return m;
+    }
 
     public static Props Props(NatNodeContext ctx, string entityId) => FactoryProducer<ConntrackEntity>.Props(() => new ConntrackEntity(ctx, entityId));
 }

@@ -198,8 +198,8 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         var tuple = m.Packet.Tuple.ToCore();
         _ctx.ConntrackRegion.Forward(_holders.TryGetValue(tuple, out var h)
-            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry) }
-            : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet });
+            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry), RequestId = m.RequestId }
+            : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet, RequestId = m.RequestId });
     }
 
     private void OnUpdate(HolderUpdate m)
