@@ -14,11 +14,14 @@ using Microsoft.Extensions.Hosting;
 //
 //   dotnet run -c Release --project bench/ActorNat.Cluster.Benchmarks -- [--entries N] [--database memory|sqlite:PATH|postgres://…]
 //                                                                       [--concurrency C] [--batch B] [--passivate SECONDS]
+//                                                                       [--hocon 'akka.persistence.journal.sql.parallelism = 1']
+// --hocon overrides the node's settings (journal batching, dispatcher) to measure a change before it is made.
 var entries = Arg("--entries", 100_000);
 var database = ArgS("--database", "memory");
 var concurrency = Arg("--concurrency", 8);
 var batch = Arg("--batch", 500);
 var passivate = Arg("--passivate", 10);
+var hocon = ArgS("--hocon", "");
 
 var options = new ClusterNodeOptions
 {
@@ -26,7 +29,11 @@ var options = new ClusterNodeOptions
     LogLevel = Akka.Event.LogLevel.ErrorLevel,
 };
 var ctx = new NatNodeContext(options, SystemClock.Instance);
-using var host = new HostBuilder().ConfigureServices(s => s.AddAkka("actornat", (b, _) => b.WithActorNat(ctx))).Build();
+using var host = new HostBuilder().ConfigureServices(s => s.AddAkka("actornat", (b, _) =>
+{
+    b.WithActorNat(ctx);
+    if (hocon.Length > 0) b.AddHocon(hocon, HoconAddMode.Prepend);
+})).Build();
 await host.StartAsync();
 var system = host.Services.GetRequiredService<ActorSystem>();
 var nat = new ClusterNatBackend(system, ctx);
@@ -101,7 +108,7 @@ do
 } while (active > 0 && idleWait.Elapsed < TimeSpan.FromSeconds(passivate * 4 + 60));
 var idleHeap = Heap();
 
-Console.WriteLine($"database={database} entries={entries} concurrency={concurrency} batch={batch} cores={Environment.ProcessorCount}");
+Console.WriteLine($"database={database} entries={entries} hocon=[{hocon}] concurrency={concurrency} batch={batch} cores={Environment.ProcessorCount}");
 Console.WriteLine($"new flows/s:              {newRate,12:F0}   (drops {newDrops}; {newCpu:F1} µs CPU each)");
 Console.WriteLine($"established verdicts/s:   {estRate,12:F0}   (drops {estDrops}; {estCpu:F1} µs CPU each)");
 Console.WriteLine($"live entries listed:      {count,12}");
