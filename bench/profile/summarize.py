@@ -67,7 +67,10 @@ for prof in sp["profiles"]:
                 total += w
                 excl[body[-1]] += w
                 for n in set(body): incl[n] += w
-                hit = next((ln for n in reversed(body) for ln, p in layers if p.search(n)), "other")
+                # The leaf-most frame of a named component decides (a lock or a collection is charged to its caller);
+                # only a stack of nothing but runtime frames is charged to the runtime's own layers.
+                hit = next((ln for n in reversed(body) for ln, p in layers[:-3] if p.search(n)), None) \
+                    or next((ln for n in reversed(body) for ln, p in layers[-3:] if p.search(n)), "other")
                 by_layer[hit] += w
         last = e["at"]
         if e["type"] == "O": cur.append(e["frame"])
@@ -75,7 +78,7 @@ for prof in sp["profiles"]:
 
 def short(n): return (n[:150] + "…") if len(n) > 151 else n
 print(f"\nthread samples: {total/1000:,.1f} s working, {waited/1000:,.1f} s waiting (all threads)")
-print("\nworking samples by layer (leaf-most frame that names a layer):")
+print("\nworking samples by layer (leaf-most frame of a named component; runtime-only stacks last):")
 for n, w in by_layer.most_common(): print(f"  {100*w/total:5.1f}%  {n}")
 print(f"\ntop {top_n} exclusive:")
 for n, w in excl.most_common(top_n): print(f"  {100*w/total:5.1f}%  {short(n)}")
