@@ -53,11 +53,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             if (o.Snapshot is EntryList list)
                 foreach (var e in list.Entries) Hold(e.ToCore());
         });
-        Recover<Reserved>(r => Hold(new ConntrackEntry
+        Recover<Reserved>(HoldReserved);
+        Recover<ReservedBatch>(b =>
         {
-            Id = r.ConntrackId, Original = r.Original.ToCore(), Reply = r.Reply.ToCore(), State = r.State.ToCore(),
-            MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
-        }));
+            foreach (var r in b.Reserved) HoldReserved(r);
+        });
         Recover<Released>(r => Drop(r.Reply.ToCore()));
         Recover<HolderUpdate>(u =>
         {
@@ -89,10 +89,22 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(_ => { });
-        Command<StopEntity>(_ => Context.Stop(Self));
+        Command<StopEntity>(_ =>
+        {
+            // Handed off or stopping: answer the reservations waiting for their write first (their entities would
+            // otherwise ask again after a timeout).
+            if (_writing) _stopWhenWritten = true;
+            else Context.Stop(Self);
+        });
     }
 
     public override string PersistenceId => "pool-" + _id;
+
+    private void HoldReserved(Reserved r) => Hold(new ConntrackEntry
+    {
+        Id = r.ConntrackId, Original = r.Original.ToCore(), Reply = r.Reply.ToCore(), State = r.State.ToCore(),
+        MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
+    });
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -142,8 +154,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             {
                 Ok = true, Ip = held.NatIp.Value, Port = held.NatPort, Existing = true, ConntrackId = held.Id, State = held.State.ToMsg(),
             };
-            var asker = Sender;
-            DeferAsync(existing, e => asker.Tell(e));
+            Acknowledge(null, Sender, existing);
             return;
         }
         var range = m.Range.ToCore();
@@ -183,14 +194,58 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         };
         Hold(entry); // taken at once, so allocations behind this one see it before the write completes
         var answer = new Allocated { Ok = true, Ip = a.Ip.Value, Port = a.Port, Kind = (uint)a.Kind, Collisions = a.Collisions };
-        PersistAsync(new Reserved
+        Acknowledge(new Reserved
         {
             Original = m.Original, Reply = entry.Reply.ToMsg(), State = state.ToMsg(), ConntrackId = m.ConntrackId,
             MasqueradeInterface = m.MasqueradeInterface,
-        }, _ =>
+        }, Sender, answer);
+    }
+
+    /// <summary>
+    /// Answers an allocation once its reservation is durable. Group commit: while one write of reservations is in
+    /// flight, the next ones wait here and go as one event (one journal row) when it completes, so the journal's cost
+    /// per new flow falls as the load rises, and an idle pool writes at once. A repeated allocation (no event) is
+    /// answered with the next write, since the reservation it repeats may be waiting here too.
+    /// </summary>
+    private void Acknowledge(Reserved? reservation, IActorRef to, Allocated answer)
+    {
+        _waitingForWrite.Add((reservation, to, answer));
+        if (!_writing) WriteWaiting();
+    }
+
+    private readonly List<(Reserved? Event, IActorRef To, Allocated Answer)> _waitingForWrite = [];
+    private bool _writing, _stopWhenWritten;
+
+    private void Written()
+    {
+        _writing = false;
+        if (_stopWhenWritten) Context.Stop(Self);
+    }
+
+    private void WriteWaiting()
+    {
+        if (_waitingForWrite.Count == 0)
         {
-            Sender.Tell(answer); // acknowledged only once durable
+            Written();
+            return;
+        }
+        var batch = _waitingForWrite.ToArray();
+        _waitingForWrite.Clear();
+        var events = batch.Where(b => b.Event is not null).Select(b => b.Event!).ToList();
+        if (events.Count == 0)
+        {
+            // Only repeats, and every reservation before them is durable (no write in flight): answer now.
+            foreach (var b in batch) b.To.Tell(b.Answer);
+            Written();
+            return;
+        }
+        _writing = true;
+        object journaled = events.Count == 1 ? events[0] : new ReservedBatch { Reserved = { events } };
+        PersistAsync(journaled, _ =>
+        {
+            foreach (var b in batch) b.To.Tell(b.Answer); // acknowledged only once durable
             MaybeSnapshot();
+            WriteWaiting();
         });
     }
 
