@@ -239,6 +239,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             Written();
             return;
         }
+        Persist(batch, events);
+    }
+
+    private void Persist((Reserved? Event, IActorRef To, Allocated Answer)[] batch, List<Reserved> events)
+    {
         _writing = true;
         object journaled = events.Count == 1 ? events[0] : new ReservedBatch { Reserved = { events } };
         PersistAsync(journaled, _ =>
@@ -247,6 +252,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             MaybeSnapshot();
             WriteWaiting();
         });
+    }
+
+    /// <summary>
+    /// Before a release is journaled, the reservations still waiting are: the journal must never replay a release
+    /// before the reservation it frees (a flushed entry would come back after a restart).
+    /// </summary>
+    private void WriteReservationsNow()
+    {
+        if (!_waitingForWrite.Exists(w => w.Event is not null)) return;
+        var batch = _waitingForWrite.ToArray();
+        _waitingForWrite.Clear();
+        Persist(batch, batch.Where(b => b.Event is not null).Select(b => b.Event!).ToList());
     }
 
     private void OnPacket(PoolPacket m)
@@ -344,6 +361,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         if (!_holders.ContainsKey(reply)) return;
         Drop(reply);
+        WriteReservationsNow();
         PersistAsync(new Released { Reply = reply.ToMsg() }, _ => MaybeSnapshot());
     }
 
