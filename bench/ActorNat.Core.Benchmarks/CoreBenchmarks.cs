@@ -20,7 +20,7 @@ public class CoreBenchmarks
     private Packet[] _collidingFlows = null!;
     private Packet[] _established = null!;
 
-    private static NatEngine Article(int capacity)
+    public static NatEngine Article(int capacity)
     {
         var e = new NatEngine(new ManualClock(1_000_000), new SeededRandom(1), maxEntries: 4 * capacity);
         foreach (var line in new[]

@@ -82,13 +82,15 @@ ip netns exec $R conntrack -F >/dev/null 2>&1 || true
 
 # ActorNat on the same lines: a node on a free loopback port, then the bench.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dotnet "$DLL" node --backend "${BENCH_BACKEND:-local}" --grpc 127.0.0.1:$port --config "$tmp/router.conf" >"$tmp/node.out" 2>"$tmp/node.err" &
+# The cluster backend keeps its journal in a fresh SQLite file here (not in the working directory's data/).
+db=(); [ "${BENCH_BACKEND:-local}" = cluster ] && db=(--database "sqlite:$tmp/node.db")
+dotnet "$DLL" node --backend "${BENCH_BACKEND:-local}" --grpc 127.0.0.1:$port --metrics off "${db[@]}" --config "$tmp/router.conf" >"$tmp/node.out" 2>"$tmp/node.err" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "grpc=" "$tmp/node.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "grpc=" "$tmp/node.out" || { echo "run.sh: the node did not start:" >&2; cat "$tmp/node.err" >&2; exit 1; }
 CONC=${BENCH_CONCURRENCY:-4}; BATCH=${BENCH_BATCH:-256}
 a=$(dotnet "$DLL" bench new-flows --target http://127.0.0.1:$port --no-config --duration "$SECONDS_RUN" --warmup 2 \
-      --concurrency "$CONC" --batch "$BATCH" --json --quiet)
+      --concurrency "$CONC" --batch "$BATCH" --node-pid "$node_pid" --json --quiet)
 echo "actornat $a"
 
 python3 - "$a" "${kernel_runs[@]}" <<'PY'
@@ -97,6 +99,7 @@ a = json.loads(sys.argv[1]); k = [json.loads(x) for x in sys.argv[2:]]
 km = statistics.median(r["new_per_s"] for r in k)
 print(f"kernel MASQUERADE new flows/s (median of {len(k)}): {km:,.0f}")
 print(f"actornat new flows/s ({a['transport']} batch {a['batch']}, concurrency {a['concurrency']}, {a['duration_s']} s): "
-      f"{a['per_second']:,.0f}  violations {a['violations']}  dropped {a['dropped']}  failed {a['failed']}")
+      f"{a['per_second']:,.0f}  violations {a['violations']}  dropped {a['dropped']}  failed {a['failed']}  "
+      f"node CPU {a.get('node_cpu_us_per_verdict')} us/flow")
 print(f"ratio actornat/kernel: {a['per_second']/km:.3f}")
 PY

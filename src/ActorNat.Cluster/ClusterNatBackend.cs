@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using ActorNat.Cluster.Fencing;
+using ActorNat.Cluster.Ingress;
 using ActorNat.Cluster.Messages;
 using ActorNat.Cluster.Routing;
 using ActorNat.Core;
@@ -26,76 +27,47 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
 
     public NatNodeContext Context => ctx;
 
-    public async ValueTask<CoreVerdict> TranslateAsync(CorePacket packet, CancellationToken ct = default)
-    {
-        if (!ctx.Fence.MayAct)
-        {
-            // Answers from here could contradict what the cluster decides meanwhile: the client goes to another node.
-            Interlocked.Increment(ref ctx.Counters.Fenced);
-            throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
-        }
-        var (target, message) = Route(packet);
-        var v = await AskWithRetry<Messages.Verdict>(target, message, ct).ConfigureAwait(false);
-        return v.ToCore();
-    }
-
-    /// <summary>
-    /// A region may drop a message while its shard moves (hand-off, fail-over): ask again. Asking again is safe: a
-    /// connection's entity answers a repeated first packet from the entry the first one created.
-    /// </summary>
-    private async Task<T> AskWithRetry<T>(IActorRef target, object message, CancellationToken ct)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await target.Ask<T>(message, ctx.Options.AttemptTimeout, ct).ConfigureAwait(false);
-            }
-            catch (AskTimeoutException) when (attempt < ctx.Options.Attempts)
-            {
-                Interlocked.Increment(ref ctx.Counters.Retries);
-            }
-        }
-    }
-
-    private (IActorRef, object) Route(in CorePacket packet)
-    {
-        var tuple = packet.Tuple;
-        var msg = packet.ToMsg();
-        return ctx.Config.Current.MayBeReply(tuple)
-            ? (ctx.PoolRegion, new PoolPacket { Pool = Keys.PoolOfReply(tuple, ctx.Options.PoolBuckets), Packet = msg })
-            : (ctx.ConntrackRegion, new EntityPacket { Original = msg.Tuple, Direction = 0, Packet = msg });
-    }
+    public async ValueTask<CoreVerdict> TranslateAsync(CorePacket packet, CancellationToken ct = default) =>
+        (await TranslateBatchAsync([packet], ct).ConfigureAwait(false))[0];
 
     /// <summary>
     /// Verdicts in packet order. Packets that share a server endpoint (both directions of one connection do) are
-    /// sent one after another; the others in parallel.
+    /// sent one after another; the others in parallel. The whole batch has one reply target (<see cref="BatchCall"/>),
+    /// which asks again for a verdict that is late: a region may drop a message while its shard moves (hand-off,
+    /// fail-over), and asking again is safe, since a connection's entity answers a repeated first packet from the
+    /// entry the first one created.
     /// </summary>
     public async ValueTask<CoreVerdict[]> TranslateBatchAsync(IReadOnlyList<CorePacket> packets, CancellationToken ct = default)
     {
-        var verdicts = new CoreVerdict[packets.Count];
-        var chains = new Dictionary<(Protocol, uint, ushort), Task>();
-        var all = new Task[packets.Count];
-        var snapshot = ctx.Config.Current;
-        for (int i = 0; i < packets.Count; i++)
+        int n = packets.Count;
+        if (n == 0) return [];
+        if (!ctx.Fence.MayAct)
         {
-            var p = packets[i];
-            var t = p.Tuple;
-            var server = snapshot.MayBeReply(t) ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
-            int index = i;
-            var before = chains.TryGetValue(server, out var prev) ? prev : Task.CompletedTask;
-            var task = Chain(before, p, index, verdicts, ct);
-            chains[server] = task;
-            all[i] = task;
+            // Answers from here could contradict what the cluster decides meanwhile: the client goes to another node.
+            Interlocked.Add(ref ctx.Counters.Fenced, n);
+            throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
         }
-        await Task.WhenAll(all).ConfigureAwait(false);
+        var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout);
+        var heads = new bool[n];
+        var snapshot = ctx.Config.Current;
+        var last = n > 1 ? new Dictionary<(Protocol, uint, ushort), int>(n) : null;
+        for (int i = 0; i < n; i++)
+        {
+            var t = packets[i].Tuple;
+            bool reply = snapshot.MayBeReply(t);
+            var msg = packets[i].ToMsg();
+            if (reply) call.Set(i, ctx.PoolRegion, new PoolPacket { Pool = Keys.PoolOfReply(t, ctx.Options.PoolBuckets), Packet = msg, RequestId = (uint)i });
+            else call.Set(i, ctx.ConntrackRegion, new EntityPacket { Original = msg.Tuple, Direction = 0, Packet = msg, RequestId = (uint)i });
+            if (last is null) { heads[i] = true; continue; }
+            var server = reply ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
+            if (last.TryGetValue(server, out var before)) call.Chain(before, i);
+            else heads[i] = true;
+            last[server] = i;
+        }
+        await call.RunAsync(heads, ctx.Options.Attempts, ctx.Counters, ct).ConfigureAwait(false);
+        var verdicts = new CoreVerdict[n];
+        for (int i = 0; i < n; i++) verdicts[i] = call.Answers[i].ToCore();
         return verdicts;
-    }
-
-    private async Task Chain(Task before, CorePacket p, int index, CoreVerdict[] verdicts, CancellationToken ct)
-    {
-        await before.ConfigureAwait(false);
-        verdicts[index] = await TranslateAsync(p, ct).ConfigureAwait(false);
     }
 
     public async Task ApplyConfigAsync(string line, CancellationToken ct = default)

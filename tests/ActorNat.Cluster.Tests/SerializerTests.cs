@@ -45,6 +45,7 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
             new Release { Pool = "p", Reply = T, ConntrackId = 9, Reason = 1 }, new ListEntries { Pool = "p", Filter = filter, Delete = true },
             list, entry, filter, new DestroyMasqueraded { Pool = "p", Interface = "eth0", Ip = 7 }, new DestroyedCount { Count = 4 },
             new Reserved { Original = T, Reply = T, State = state, ConntrackId = 9, MasqueradeInterface = "eth0" }, new Released { Reply = T },
+            new ReservedBatch { Reserved = { new Reserved { Original = T, Reply = T, State = state, ConntrackId = 9 }, new Reserved { Original = T, Reply = T, ConntrackId = 10 } } },
             new Created { ConntrackId = 9, Original = T, Reply = T, State = state, MasqueradeInterface = "eth0", Pool = "p" },
             new StateChanged { State = state }, mapping, new LookupThenAllocate { Bucket = "s1", Allocate = alloc },
             new RegisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, Mapping = mapping },

@@ -23,6 +23,8 @@ public sealed record BenchSettings
     public int CheckEvery { get; init; } = 16;
     /// <summary>In mixed mode, the share of packets that open new flows.</summary>
     public double NewShare { get; init; } = 0.5;
+    /// <summary>The node's process id when it runs on this machine: its CPU time in the measured interval is reported.</summary>
+    public int? NodePid { get; init; }
 }
 
 /// <summary>The totals of one measured run (warm-up excluded).</summary>
@@ -31,6 +33,12 @@ public sealed record BenchResult(
     IReadOnlyDictionary<string, long> DroppedByReason, long Failed, long Checked, long Violations, IReadOnlyList<string> ViolationExamples,
     IReadOnlyList<string> Errors, HistogramBase Latency)
 {
+    /// <summary>CPU seconds of the node (with --node-pid) and of this client in the measured interval.</summary>
+    public double? NodeCpuSeconds { get; init; }
+    public double ClientCpuSeconds { get; init; }
+
+    private double? PerVerdictMicros(double? cpu) => cpu is { } s && Requests > Failed ? Math.Round(s * 1e6 / (Requests - Failed), 2) : null;
+
     public double PerSecond => DurationSeconds > 0 ? (Requests - Failed) / DurationSeconds : 0;
 
     private double Ms(double percentile) => Latency.TotalCount == 0 ? 0 : Latency.GetValueAtPercentile(percentile) / 1000.0;
@@ -61,6 +69,10 @@ public sealed record BenchResult(
         ["violations"] = Violations,
         ["violation_examples"] = new JsonArray(ViolationExamples.Select(s => (JsonNode?)s).ToArray()),
         ["errors"] = new JsonArray(Errors.Select(s => (JsonNode?)s).ToArray()),
+        ["node_cpu_s"] = NodeCpuSeconds is { } n ? Math.Round(n, 2) : null,
+        ["node_cpu_us_per_verdict"] = PerVerdictMicros(NodeCpuSeconds),
+        ["client_cpu_s"] = Math.Round(ClientCpuSeconds, 2),
+        ["client_cpu_us_per_verdict"] = PerVerdictMicros(ClientCpuSeconds),
     };
 }
 
@@ -152,6 +164,8 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         _measuring = settings.Warmup <= TimeSpan.Zero;
         var tasks = _workers.Select((w, i) => Task.Run(() => settings.Unary ? UnaryLoop(w, i, stop.Token) : StreamLoop(w, i, stop.Token))).ToArray();
         var measured = Stopwatch.StartNew();
+        double? nodeCpu0 = settings.NodePid is { } pid0 ? ProcessCpu.Seconds(pid0) : null;
+        double clientCpu0 = ProcessCpu.Self();
         long lastCount = 0;
         var lastTick = TimeSpan.Zero;
         var end = settings.Warmup + settings.Duration;
@@ -167,6 +181,8 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
                 // End of warm-up: the workers' counters and histograms restart (each worker resets its own, see Account).
                 _measuring = true;
                 measured.Restart();
+                nodeCpu0 = settings.NodePid is { } pid1 ? ProcessCpu.Seconds(pid1) : null;
+                clientCpu0 = ProcessCpu.Self();
             }
             long count = Progress;
             if (count < lastCount) lastCount = 0; // the workers restarted their counters at the end of warm-up
@@ -183,6 +199,8 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         }
         _closed = true; // calls answered from now on are after the measured interval
         var duration = measured.Elapsed.TotalSeconds;
+        double? nodeCpu = settings.NodePid is { } pid2 && nodeCpu0 is { } c0 && ProcessCpu.Seconds(pid2) is { } c1 ? c1 - c0 : null;
+        double clientCpu = ProcessCpu.Self() - clientCpu0;
         stop.Cancel();
         try { await Task.WhenAll(tasks); } catch (OperationCanceledException) { }
         var hist = new LongHistogram(HighestMicros, 3);
@@ -195,7 +213,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         lock (_errors)
             return new BenchResult(settings, duration, _workers.Sum(w => w.Requests), _workers.Sum(w => w.Rpcs), _workers.Sum(w => w.Translated),
                 _workers.Sum(w => w.NoNat), _workers.Sum(w => w.Dropped), reasons, _workers.Sum(w => w.Failed), checker.Checked, checker.Violations,
-                checker.Examples, _errors.Distinct().Take(10).ToList(), hist);
+                checker.Examples, _errors.Distinct().Take(10).ToList(), hist) { NodeCpuSeconds = nodeCpu, ClientCpuSeconds = clientCpu };
     }
 
     /// <summary>The packets of one call: per slot, whether it opens a new flow, and which live flow it belongs to.</summary>

@@ -60,6 +60,7 @@ public static class JournalCheck
                 switch (Kind(r.IsDBNull(3) ? "" : r.GetString(3)))
                 {
                     case "rv": { var e = Reserved.Parser.ParseFrom(bytes); held[Key(e.Reply)] = e.ConntrackId; break; }
+                    case "rvb": foreach (var e in ReservedBatch.Parser.ParseFrom(bytes).Reserved) held[Key(e.Reply)] = e.ConntrackId; break;
                     case "rd": held.Remove(Key(Released.Parser.ParseFrom(bytes).Reply)); break;
                 }
             }

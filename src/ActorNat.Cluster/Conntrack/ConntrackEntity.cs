@@ -18,7 +18,7 @@ namespace ActorNat.Cluster.Conntrack;
 /// node's loss) gets it back from the pool: with an answer the pool forwards, with the pool's expiry check, or, for a
 /// client's packet, by asking to allocate again, which the pool answers with the entry it holds.
 /// </summary>
-public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTimers
+public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     private static readonly TimeSpan AllocationRetry = TimeSpan.FromSeconds(2);
     private const int AllocationAttempts = 5;
@@ -33,6 +33,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
     private CoreState _poolKnows;
     private IActorRef? _waiting;
     private IActorRef _replyTo = ActorRefs.Nobody;
+    private uint _replyId, _waitingId; // the request ids to echo: one reply target may serve a whole batch
     private CorePacket _first;
     private Allocate? _pending;
 
@@ -40,11 +41,10 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         _ctx = ctx;
         _name = "ct-" + entityId;
-        Receive<EntityPacket>(m => Handle(m, Sender));
-        Receive<Expire>(OnExpire);
-        Receive<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
-        Receive<StopEntity>(_ => Context.Stop(Self));
     }
+
+    // An untyped actor: one is created per new flow, and a ReceiveActor builds its handlers per instance and per Become.
+    protected override void OnReceive(object message) => Active(message);
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -80,6 +80,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         if (NotConfigured(m, replyTo)) return;
         _replyTo = replyTo;
+        _replyId = m.RequestId;
         var packet = m.Packet.ToCore();
         var now = _ctx.Clock.NowMs;
         if (!_exists && m.Holder is { } holder)
@@ -159,11 +160,12 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
             MasqueradeInterface = decision.Masquerade ? decision.OutInterface : "",
         };
         _waiting = _replyTo;
+        _waitingId = _replyId;
         _first = packet;
         _pending = allocate;
         _attempts = 0;
         RequestAllocation();
-        Become(Allocating);
+        Context.Become(Allocating);
     }
 
     /// <summary>
@@ -181,26 +183,32 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         Timers.StartSingleTimer("allocation", Tick.Instance, AllocationRetry);
     }
 
-    private void Allocating()
+    private void Allocating(object message)
     {
-        Receive<Allocated>(OnAllocated);
-        Receive<Tick>(_ =>
+        switch (message)
         {
-            if (_attempts < AllocationAttempts)
-            {
+            case Allocated a:
+                OnAllocated(a);
+                break;
+            case Tick when _attempts < AllocationAttempts:
                 RequestAllocation();
-                return;
-            }
-            // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.
-            Become(Active);
-            _waiting = null;
-            _pending = null;
-            Stash.UnstashAll();
-        });
-        // A shard hand-off must not wait for an allocation (it may wait on a pool that is moving too): stop now. The
-        // callers ask again, and the pool answers the next incarnation's request with what it reserved, if anything.
-        Receive<StopEntity>(_ => Context.Stop(Self));
-        ReceiveAny(_ => Stash.Stash());
+                break;
+            case Tick:
+                // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.
+                Context.Become(Active);
+                _waiting = null;
+                _pending = null;
+                Stash.UnstashAll();
+                break;
+            case StopEntity:
+                // A shard hand-off must not wait for an allocation (it may wait on a pool that is moving too): stop
+                // now. The callers ask again, and the pool answers the next incarnation with what it reserved, if anything.
+                Context.Stop(Self);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
     }
 
     private void OnAllocated(Allocated a)
@@ -209,7 +217,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         var replyTo = _waiting!;
         var pending = _pending!;
         Timers.Cancel("allocation");
-        Become(Active);
+        Context.Become(Active);
         _waiting = null;
         _pending = null;
         Interlocked.Add(ref _ctx.Counters.Found, a.Collisions);
@@ -217,7 +225,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         {
             Interlocked.Increment(ref _ctx.Counters.InsertFailed);
             Interlocked.Increment(ref _ctx.Counters.Drop);
-            replyTo.Tell(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple).ToMsg());
+            replyTo.Tell(Answer(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple), _waitingId));
             Stash.UnstashAll();
             return;
         }
@@ -231,7 +239,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
             // The pool already holds this connection (a repeated first packet, or this incarnation lost its memory):
             // carry on with its entry, the first packet first, then those that waited.
             Adopt(new ConntrackEntry { Id = a.ConntrackId, Original = tuple, Reply = reply, State = a.State.ToCore(), MasqueradeInterface = masquerade }, pool);
-            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg() }, replyTo);
+            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg(), RequestId = _waitingId }, replyTo);
             Stash.UnstashAll();
             return;
         }
@@ -242,7 +250,7 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         Interlocked.Increment(ref _ctx.Counters.Insert);
         _ctx.EntryEvent?.Invoke(_entry, null);
         var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
-        replyTo.Tell(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true).ToMsg());
+        replyTo.Tell(Answer(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true), _waitingId));
         _ctx.SourceRegion.Tell(new RegisterSource
         {
             Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets),
@@ -252,12 +260,26 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         Stash.UnstashAll();
     }
 
-    private void Active()
+    private void Active(object message)
     {
-        Receive<EntityPacket>(m => Handle(m, Sender));
-        Receive<Expire>(OnExpire);
-        Receive<Evict>(e => { if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true); });
-        Receive<StopEntity>(_ => Context.Stop(Self));
+        switch (message)
+        {
+            case EntityPacket m:
+                Handle(m, Sender);
+                break;
+            case Expire e:
+                OnExpire(e);
+                break;
+            case Evict e:
+                if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
+                break;
+            case StopEntity:
+                Context.Stop(Self);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     private void OnExpire(Expire m)
@@ -317,7 +339,14 @@ public sealed class ConntrackEntity : ReceiveActor, IWithUnboundedStash, IWithTi
         return new CoreVerdict(kind, DropReason.None, rewritten, dir, _entry.Id, false);
     }
 
-    private void Reply(in CoreVerdict v) => _replyTo.Tell(v.ToMsg());
+    private void Reply(in CoreVerdict v) => _replyTo.Tell(Answer(v, _replyId));
 
-    public static Props Props(NatNodeContext ctx, string entityId) => Akka.Actor.Props.Create(() => new ConntrackEntity(ctx, entityId));
+    private static Messages.Verdict Answer(in CoreVerdict v, uint requestId)
+    {
+        var m = v.ToMsg();
+        m.RequestId = requestId;
+        return m;
+    }
+
+    public static Props Props(NatNodeContext ctx, string entityId) => FactoryProducer<ConntrackEntity>.Props(() => new ConntrackEntity(ctx, entityId));
 }

@@ -56,6 +56,7 @@ public sealed partial class Entry : IClusterMessage;
 public sealed partial class EntryList : IClusterMessage;
 public sealed partial class DestroyedCount : IClusterMessage;
 public sealed partial class Reserved : IClusterMessage;
+public sealed partial class ReservedBatch : IClusterMessage;
 public sealed partial class Released : IClusterMessage;
 public sealed partial class Created : IClusterMessage;
 public sealed partial class StateChanged : IClusterMessage;

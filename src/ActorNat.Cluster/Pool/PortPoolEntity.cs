@@ -53,11 +53,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             if (o.Snapshot is EntryList list)
                 foreach (var e in list.Entries) Hold(e.ToCore());
         });
-        Recover<Reserved>(r => Hold(new ConntrackEntry
+        Recover<Reserved>(HoldReserved);
+        Recover<ReservedBatch>(b =>
         {
-            Id = r.ConntrackId, Original = r.Original.ToCore(), Reply = r.Reply.ToCore(), State = r.State.ToCore(),
-            MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
-        }));
+            foreach (var r in b.Reserved) HoldReserved(r);
+        });
         Recover<Released>(r => Drop(r.Reply.ToCore()));
         Recover<HolderUpdate>(u =>
         {
@@ -90,7 +90,13 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(_ => { });
-        Command<StopEntity>(_ => Context.Stop(Self));
+        Command<StopEntity>(_ =>
+        {
+            // Handed off or stopping: answer the reservations waiting for their write first (their entities would
+            // otherwise ask again after a timeout).
+            if (_writing) _stopWhenWritten = true;
+            else Context.Stop(Self);
+        });
     }
 
     public override string PersistenceId => "pool-" + _id;
@@ -104,6 +110,12 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         if (_ctx.Fence.MayAct) handle(m);
         else Interlocked.Increment(ref _ctx.Counters.Fenced);
     };
+
+    private void HoldReserved(Reserved r) => Hold(new ConntrackEntry
+    {
+        Id = r.ConntrackId, Original = r.Original.ToCore(), Reply = r.Reply.ToCore(), State = r.State.ToCore(),
+        MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
+    });
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -153,8 +165,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             {
                 Ok = true, Ip = held.NatIp.Value, Port = held.NatPort, Existing = true, ConntrackId = held.Id, State = held.State.ToMsg(),
             };
-            var asker = Sender;
-            DeferAsync(existing, e => { if (_ctx.Fence.MayAct) asker.Tell(e); });
+            Acknowledge(null, Sender, existing);
             return;
         }
         var range = m.Range.ToCore();
@@ -194,26 +205,88 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         };
         Hold(entry); // taken at once, so allocations behind this one see it before the write completes
         var answer = new Allocated { Ok = true, Ip = a.Ip.Value, Port = a.Port, Kind = (uint)a.Kind, Collisions = a.Collisions };
-        _unwritten++;
-        PersistAsync(new Reserved
+        Acknowledge(new Reserved
         {
             Original = m.Original, Reply = entry.Reply.ToMsg(), State = state.ToMsg(), ConntrackId = m.ConntrackId,
             MasqueradeInterface = m.MasqueradeInterface,
-        }, _ =>
+        }, Sender, answer);
+    }
+
+    /// <summary>
+    /// Answers an allocation once its reservation is durable. Group commit: while one write of reservations is in
+    /// flight, the next ones wait here and go as one event (one journal row) when it completes, so the journal's cost
+    /// per new flow falls as the load rises, and an idle pool writes at once. A repeated allocation (no event) is
+    /// answered with the next write, since the reservation it repeats may be waiting here too.
+    /// </summary>
+    private void Acknowledge(Reserved? reservation, IActorRef to, Allocated answer)
+    {
+        _waitingForWrite.Add((reservation, to, answer));
+        if (!_writing) WriteWaiting();
+    }
+
+    private readonly List<(Reserved? Event, IActorRef To, Allocated Answer)> _waitingForWrite = [];
+    private bool _writing, _stopWhenWritten;
+
+    private void Written()
+    {
+        _writing = false;
+        if (_stopWhenWritten) Context.Stop(Self);
+    }
+
+    private void WriteWaiting()
+    {
+        if (_waitingForWrite.Count == 0)
+        {
+            Written();
+            return;
+        }
+        var batch = _waitingForWrite.ToArray();
+        _waitingForWrite.Clear();
+        var events = batch.Where(b => b.Event is not null).Select(b => b.Event!).ToList();
+        if (events.Count == 0)
+        {
+            // Only repeats, and every reservation before them is durable (no write in flight): answer now, unless
+            // this node is fenced (another incarnation may hold the truth by now).
+            if (_ctx.Fence.MayAct) foreach (var b in batch) b.To.Tell(b.Answer);
+            Written();
+            return;
+        }
+        Persist(batch, events);
+    }
+
+    private void Persist((Reserved? Event, IActorRef To, Allocated Answer)[] batch, List<Reserved> events)
+    {
+        _writing = true;
+        object journaled = events.Count == 1 ? events[0] : new ReservedBatch { Reserved = { events } };
+        _unwritten++;
+        PersistAsync(journaled, _ =>
         {
             // Acknowledged only once durable, and only by a node still entitled to act: a write that completes after a
             // pause or behind a partition is not acknowledged (the caller asks again and gets the truth).
-            if (_ctx.Fence.MayAct) Sender.Tell(answer);
+            if (_ctx.Fence.MayAct) foreach (var b in batch) b.To.Tell(b.Answer);
             MaybeSnapshot();
+            WriteWaiting();
         });
+    }
+
+    /// <summary>
+    /// Before a release is journaled, the reservations still waiting are: the journal must never replay a release
+    /// before the reservation it frees (a flushed entry would come back after a restart).
+    /// </summary>
+    private void WriteReservationsNow()
+    {
+        if (!_waitingForWrite.Exists(w => w.Event is not null)) return;
+        var batch = _waitingForWrite.ToArray();
+        _waitingForWrite.Clear();
+        Persist(batch, batch.Where(b => b.Event is not null).Select(b => b.Event!).ToList());
     }
 
     private void OnPacket(PoolPacket m)
     {
         var tuple = m.Packet.Tuple.ToCore();
         _ctx.ConntrackRegion.Forward(_holders.TryGetValue(tuple, out var h)
-            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry) }
-            : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet });
+            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry), RequestId = m.RequestId }
+            : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet, RequestId = m.RequestId });
     }
 
     private void OnUpdate(HolderUpdate m)
@@ -313,6 +386,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         if (!_holders.ContainsKey(reply)) return;
         Drop(reply);
+        WriteReservationsNow();
         _unwritten++;
         PersistAsync(new Released { Reply = reply.ToMsg() }, _ => MaybeSnapshot());
     }
@@ -336,14 +410,15 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private int _unwritten;
 
     /// <summary>
-    /// Called as each write completes. A snapshot is taken only when every event so far is durable: its sequence number
+    /// Called as each write completes. A snapshot is taken only when every reservation so far is durable: its sequence number
     /// then never runs ahead of the journal, so a snapshot that lands late (written just before this node froze) can
     /// never hide the events of the incarnation that replaced it (replay starts after the snapshot's number).
     /// </summary>
     private void MaybeSnapshot()
     {
         _unwritten--;
-        if (++_sinceSnapshot < SnapshotEvery || _unwritten > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
+        // Nothing in flight and nothing held waiting for its write (group commit): the snapshot is exactly the journal.
+        if (++_sinceSnapshot < SnapshotEvery || _unwritten > 0 || _waitingForWrite.Count > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
         _sinceSnapshot = 0;
         var list = new EntryList { NowMs = _ctx.Clock.NowMs };
         foreach (var h in _holders.Values) list.Entries.Add(ToMsg(h.Entry));

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Akka.Actor;
+using ActorNat.Cluster.Messages;
+
+namespace ActorNat.Cluster.Ingress;
+
+/// <summary>
+/// One batch of packets in flight, and the one reply target of all of them: registered once as a temporary actor
+/// (so entities on other nodes can answer it too), where a per-packet <c>Ask</c> registered a temporary actor, a
+/// promise and a timeout each. Every request carries its index (<c>request_id</c>), echoed in its verdict. Packets
+/// chained behind another (same server endpoint) are sent when their predecessor is answered, from the answering
+/// thread. A request unanswered after the attempt timeout is sent again (a region may drop messages while a shard
+/// moves; entities answer a repeated packet idempotently), at most <c>attempts</c> times.
+/// </summary>
+public sealed class BatchCall : MinimalActorRef
+{
+    private const int Waiting = 0, Sent = 1, Answered = 2;
+
+    private readonly IActorRefProvider _provider;
+    private readonly ActorPath _path;
+    private readonly IActorRef[] _targets;
+    private readonly object[] _requests;
+    private readonly int[] _next;
+    private readonly int[] _state;
+    private readonly int[] _attempts;
+    private readonly long[] _deadline;
+    private readonly long _timeoutTicks;
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _left;
+
+    public BatchCall(IActorRefProvider provider, int count, TimeSpan attemptTimeout)
+    {
+        _provider = provider;
+        _path = provider.TempPath();
+        _targets = new IActorRef[count];
+        _requests = new object[count];
+        _next = new int[count];
+        Array.Fill(_next, -1);
+        _state = new int[count];
+        _attempts = new int[count];
+        _deadline = new long[count];
+        _timeoutTicks = (long)(attemptTimeout.TotalSeconds * Stopwatch.Frequency);
+        _left = count;
+        Answers = new Verdict[count];
+    }
+
+    public override ActorPath Path => _path;
+    public override IActorRefProvider Provider => _provider;
+
+    /// <summary>The verdicts by request index, once <see cref="RunAsync"/> has returned.</summary>
+    public Verdict[] Answers { get; }
+
+    public void Set(int index, IActorRef target, object request)
+    {
+        _targets[index] = target;
+        _requests[index] = request;
+    }
+
+    /// <summary><paramref name="after"/> is sent once <paramref name="before"/> is answered.</summary>
+    public void Chain(int before, int after) => _next[before] = after;
+
+    /// <summary>Sends the heads of the chains, then waits for every answer, asking again where one is late.</summary>
+    public async Task RunAsync(bool[] heads, int maxAttempts, NodeCounters counters, CancellationToken ct)
+    {
+        _provider.RegisterTempActor(this, _path);
+        try
+        {
+            for (int i = 0; i < heads.Length; i++)
+                if (heads[i]) Send(i);
+            while (true)
+            {
+                long now = Stopwatch.GetTimestamp(), next = long.MaxValue;
+                for (int i = 0; i < _state.Length; i++)
+                {
+                    if (Volatile.Read(ref _state[i]) != Sent) continue;
+                    long due = Volatile.Read(ref _deadline[i]);
+                    if (due > now)
+                    {
+                        next = Math.Min(next, due);
+                        continue;
+                    }
+                    if (_attempts[i] >= maxAttempts)
+                        throw new AskTimeoutException($"no verdict for request {i} of a batch after {maxAttempts} attempts");
+                    Interlocked.Increment(ref counters.Retries);
+                    Send(i);
+                    next = Math.Min(next, Volatile.Read(ref _deadline[i]));
+                }
+                if (_done.Task.IsCompleted) return;
+                // Nothing sent and unanswered means the rest waits on answers in flight: wait one attempt for them.
+                var wait = next == long.MaxValue ? _timeoutTicks : next - now;
+                try
+                {
+                    await _done.Task.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), ct).ConfigureAwait(false);
+                    return;
+                }
+                catch (TimeoutException)
+                {
+                    // some request is late: the loop asks again
+                }
+            }
+        }
+        finally
+        {
+            _provider.UnregisterTempActor(_path);
+        }
+    }
+
+    private void Send(int i)
+    {
+        _attempts[i]++;
+        Volatile.Write(ref _deadline[i], Stopwatch.GetTimestamp() + _timeoutTicks);
+        if (Interlocked.CompareExchange(ref _state[i], Sent, Waiting) == Answered) return;
+        _targets[i].Tell(_requests[i], this);
+    }
+
+    protected override void TellInternal(object message, IActorRef sender)
+    {
+        if (message is not Verdict v || v.RequestId >= (uint)_state.Length) return;
+        int i = (int)v.RequestId;
+        if (Interlocked.Exchange(ref _state[i], Answered) == Answered) return; // a late answer to an earlier attempt
+        Answers[i] = v;
+        if (_next[i] >= 0) Send(_next[i]);
+        if (Interlocked.Decrement(ref _left) == 0) _done.TrySetResult();
+    }
+}
