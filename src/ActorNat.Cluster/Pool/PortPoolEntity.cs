@@ -70,7 +70,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Recover<RecoveryCompleted>(_ => OnRecovered());
         _recovering = true;
 
-        // What changes the pool waits while the node is fenced: another incarnation may be acting for it.
+        // Nothing that changes the pool runs while the node is fenced: another incarnation may be acting for it.
         Command<Allocate>(Fenced<Allocate>(OnAllocate));
         Command<PoolPacket>(OnPacket);
         Command<HolderUpdate>(Fenced<HolderUpdate>(OnUpdate));
