@@ -46,6 +46,9 @@ public sealed class NatNodeContext
     /// <summary>An entry was created (reason null) or destroyed on this node: the host's NAT event log and metrics.</summary>
     public Action<ConntrackEntry, DestroyReason?>? EntryEvent { get; set; }
 
+    /// <summary>A new flow's decision and allocation took this long (from its first packet to the pool's durable answer).</summary>
+    public Action<TimeSpan>? AllocationObserved { get; set; }
+
     /// <summary>Observes entity activations (tests, chaos): node name and entity id, on start and on stop.</summary>
     public Action<string, string, bool>? ActivationObserver { get; set; }
 }

@@ -2,7 +2,7 @@ using Wire = ActorNat.Api.V1;
 
 namespace ActorNat.Node.Tests;
 
-/// <summary>The journal histograms of a cluster node on SQLite move with the writes new flows cause.</summary>
+/// <summary>The journal and allocation histograms of a cluster node on SQLite move with the new flows.</summary>
 public class JournalMetricsTests
 {
     [Fact]
@@ -39,6 +39,9 @@ public class JournalMetricsTests
             Assert.True(seconds > 0, "journal write time adds up");
             Assert.Equal(writes, after[$"actornat_journal_write_batch_events_count{{{events}}}"] - Was($"actornat_journal_write_batch_events_count{{{events}}}"));
             Assert.Equal(0, after.GetValueOrDefault($"actornat_journal_write_failures_total{{{events.Replace("journal=\"events\"", "journal=\"events\",kind=\"failed\"")}}}"));
+            // Each new flow's decision and allocation is timed once, by its conntrack entity.
+            const string alloc = "actornat_allocation_duration_seconds_count{node=\"node1\"}";
+            Assert.Equal(40, after[alloc] - Was(alloc));
             // Sharding's remember-entities journal (the pools are remembered) is timed apart.
             Assert.True(after.GetValueOrDefault("actornat_journal_write_duration_seconds_count{journal=\"sharding\",node=\"node1\"}") > 0,
                 "the sharding journal reports its writes");

@@ -49,6 +49,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
     private int _attempts;
+    private long _allocationStarted;
 
     protected override void PreStart() => _ctx.ActivationObserver?.Invoke(_ctx.NodeName, _name, true);
 
@@ -164,6 +165,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         _first = packet;
         _pending = allocate;
         _attempts = 0;
+        _allocationStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         RequestAllocation();
         Context.Become(Allocating);
     }
@@ -249,6 +251,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         Adopt(new ConntrackEntry { Id = pending.ConntrackId, Original = tuple, Reply = reply, State = state, MasqueradeInterface = masquerade }, pool);
         Interlocked.Increment(ref _ctx.Counters.Insert);
         _ctx.EntryEvent?.Invoke(_entry, null);
+        _ctx.AllocationObserved?.Invoke(System.Diagnostics.Stopwatch.GetElapsedTime(_allocationStarted));
         var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
         replyTo.Tell(Answer(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true), _waitingId));
         _ctx.SourceRegion.Tell(new RegisterSource

@@ -25,11 +25,13 @@ public sealed class ClusterMetricsSource(ClusterNatBackend backend) : INodeMetri
 
     /// <summary>
     /// The cluster's entity events into the node's metrics and NAT event log (create and delete of translated
-    /// sessions), and its journal writes (<see cref="JournalMeter"/>) into the journal histograms.
+    /// sessions), its journal writes (<see cref="JournalMeter"/>) into the journal histograms, and its new flows' allocation
+    /// times into the allocation histogram.
     /// </summary>
     public static void Attach(ClusterNatBackend backend, ActorSystem system, NatMetrics metrics, INatEventSink events)
     {
         JournalMeter.Get(system).Observe(w => metrics.ObserveJournalWrite(w.Journal, w.Duration, w.Events, w.Rejected, w.Failed));
+        backend.Context.AllocationObserved = metrics.ObserveAllocation;
         backend.Context.EntryEvent = (e, reason) =>
         {
             if (reason is { } r) metrics.CountDestroyed(r);

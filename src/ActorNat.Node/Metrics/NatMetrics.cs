@@ -65,7 +65,7 @@ public sealed class NatMetrics
             new HistogramConfiguration { LabelNames = ["call"], Buckets = BatchBuckets }).WithLabels("batch");
 
         _allocation = f.CreateHistogram(Prefix + "allocation_duration_seconds",
-            "Time to decide a new flow (route, rule, port allocation, entry insert). Local backend: the unary verdicts that created an entry; cluster backend: reported by the port pools.",
+            "Time to decide a new flow (route, rule, port allocation, entry insert). Local backend: the unary verdicts that created an entry; cluster backend: each new flow's conntrack entity, from its first packet to the pool's durable answer.",
             new HistogramConfiguration { Buckets = LatencyBuckets });
         _journalWrite = f.CreateHistogram(Prefix + "journal_write_duration_seconds",
             "Time of one journal write, from the hand-over to the SQL journal until the database acknowledged (includes waiting in the journal's write queue), by journal: events (pools, configuration) or sharding (remember-entities). Cluster backend on SQLite or PostgreSQL.",
@@ -131,8 +131,10 @@ public sealed class NatMetrics
     public void ObserveUnary(double seconds, bool created)
     {
         _unaryLatency.Observe(seconds);
-        if (created) _allocation.Observe(seconds);
+        if (created && !_backendTimesAllocations) _allocation.Observe(seconds);
     }
+
+    private volatile bool _backendTimesAllocations;
 
     public void ObserveBatch(double seconds, int size)
     {
@@ -140,8 +142,15 @@ public sealed class NatMetrics
         _batchSize.Observe(size);
     }
 
-    /// <summary>For a backend that times its allocations itself (the cluster's port pools).</summary>
-    public void ObserveAllocation(TimeSpan duration) => _allocation.Observe(duration.TotalSeconds);
+    /// <summary>
+    /// For a backend that times its allocations itself (the cluster's conntrack entities: streamed new flows too);
+    /// from then on unary verdicts no longer stand in for them.
+    /// </summary>
+    public void ObserveAllocation(TimeSpan duration)
+    {
+        _backendTimesAllocations = true;
+        _allocation.Observe(duration.TotalSeconds);
+    }
 
     /// <summary>
     /// For a persistent backend: one journal write of <paramref name="events"/> events to <paramref name="journal"/>,
