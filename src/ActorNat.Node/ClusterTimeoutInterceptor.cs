@@ -51,7 +51,10 @@ internal sealed class ClusterTimeoutInterceptor(NatMetrics metrics, ILogger<Clus
         if (suppressed >= 0)
             log.LogWarning("the cluster did not answer {Method} {Budget} ({Error}); {Suppressed} more timeouts since the last such line were not logged",
                 name, Budget(method), e.Message, suppressed);
-        return new RpcException(new Status(StatusCode.Unavailable, $"the cluster did not answer {Budget(method)}; retry (this node or another)"));
+        // A fenced node refuses at once: say why, and that only another node can answer now.
+        return e is ActorNat.Cluster.Fencing.NodeFencedException
+            ? new RpcException(new Status(StatusCode.Unavailable, $"{e.Message}; retry on another node"))
+            : new RpcException(new Status(StatusCode.Unavailable, $"the cluster did not answer {Budget(method)}; retry (this node or another)"));
     }
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
