@@ -21,7 +21,7 @@ namespace ActorNat.Cluster;
 /// answer (its destination is a NAT address), to the pool that owns that reply tuple, which passes it to the entry.
 /// Administration goes to the configuration entity, the pools (listings) and every node's router (counters).
 /// </summary>
-public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : INatBackend, IClusterView
+public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : INatBackend, IClusterView, IAtomicConfig
 {
     private TimeSpan Timeout => ctx.Options.AskTimeout;
 
@@ -70,13 +70,20 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         return verdicts;
     }
 
-    public async Task ApplyConfigAsync(string line, CancellationToken ct = default)
+    public Task ApplyConfigAsync(string line, CancellationToken ct = default) => Apply(new ApplyConfig { Line = line }, [line], ct);
+
+    /// <summary>The configuration entity validates the whole batch before persisting it as one event.</summary>
+    public Task ApplyConfigAsync(IReadOnlyList<string> lines, CancellationToken ct = default) =>
+        Apply(new ApplyConfig { Lines = { lines } }, lines, ct);
+
+    private async Task Apply(ApplyConfig request, IReadOnlyList<string> lines, CancellationToken ct)
     {
-        var r = await ctx.ConfigRegion.Ask<ConfigResult>(new ApplyConfig { Line = line }, Timeout, ct).ConfigureAwait(false);
+        var r = await ctx.ConfigRegion.Ask<ConfigResult>(request, Timeout, ct).ConfigureAwait(false);
         if (!r.Ok)
         {
-            if (r.Token.Length > 0) throw new ParseException(r.Error, r.Token);
-            throw new InvalidOperationException(r.Error);
+            Exception refused = r.Token.Length > 0 ? new ParseException(r.Error, r.Token) : new InvalidOperationException(r.Error);
+            if (request.Lines.Count > 0) throw new ConfigLineException(r.Index, refused);
+            throw refused;
         }
         // Answer once every node decides with the new version: a connection that starts after this call returns is
         // decided with it, whichever node its entity lives on.
@@ -86,7 +93,12 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             if (deadline.Elapsed > Timeout) throw new TimeoutException($"configuration version {r.Version} not applied on every node within {Timeout}");
             await Task.Delay(10, ct).ConfigureAwait(false);
         }
-        // Removing an address or downing a link destroys the entries masqueraded through it, in every pool.
+        foreach (var line in lines) await AfterApplied(line, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Removing an address or downing a link destroys the entries masqueraded through it, in every pool.</summary>
+    private async Task AfterApplied(string line, CancellationToken ct)
+    {
         var words = Core.Rules.CommandLine.Split(line);
         if (words.Count > 0 && words[0] == "ip")
         {

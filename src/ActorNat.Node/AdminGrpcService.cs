@@ -49,8 +49,26 @@ public sealed class AdminGrpcService(INatBackend backend, IOptions<NodeOptions> 
     public override async Task<Wire.Empty> ApplyConfig(Wire.ConfigLines request, ServerCallContext context)
     {
         RequireToken(context);
+        if (request.Lines.Count > FieldLimits.ConfigLines)
+            throw PacketMapper.Invalid("lines", $"[{request.Lines.Count} lines]", $"more than {FieldLimits.ConfigLines} lines in one call");
         for (int i = 0; i < request.Lines.Count; i++)
-            await ApplyLine(request.Lines[i], $"lines[{i}]", context.CancellationToken);
+            FieldLimits.Check(request.Lines[i], FieldLimits.ConfigLine, $"lines[{i}]");
+        // All or none: the backend validates every line before applying any.
+        var lines = request.Lines.ToList();
+        if (lines.Count == 0) return Done;
+        if (backend is not IAtomicConfig atomic)
+        {
+            for (int i = 0; i < lines.Count; i++) await ApplyLine(lines[i], $"lines[{i}]", context.CancellationToken);
+            return Done;
+        }
+        try
+        {
+            await atomic.ApplyConfigAsync(lines, context.CancellationToken);
+        }
+        catch (ConfigLineException e)
+        {
+            throw Refused($"lines[{e.Index}]", lines[e.Index], e.InnerException!, " (no line of this call was applied)");
+        }
         return Done;
     }
 
@@ -146,6 +164,7 @@ public sealed class AdminGrpcService(INatBackend backend, IOptions<NodeOptions> 
     {
         RequireToken(context);
         if (string.IsNullOrWhiteSpace(spec)) throw PacketMapper.Invalid(field, "\"\"", "empty");
+        FieldLimits.Check(spec, FieldLimits.ConfigLine, field);
         await ApplyLine(prefix + spec, field, context.CancellationToken);
         return Done;
     }
@@ -156,16 +175,28 @@ public sealed class AdminGrpcService(INatBackend backend, IOptions<NodeOptions> 
         {
             await backend.ApplyConfigAsync(line, ct);
         }
-        catch (ParseException e)
+        catch (Exception e) when (e is ParseException or FormatException or ArgumentException or InvalidOperationException or KeyNotFoundException)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"invalid {field} \"{line}\": {e.Message} (wrong token: \"{e.Token}\")"),
-                new Metadata { { "field", field }, { "token", e.Token } });
+            throw Refused(field, line, e, "");
         }
-        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException or KeyNotFoundException)
+    }
+
+    /// <summary>
+    /// INVALID_ARGUMENT naming the field, the line and the wrong token, each cut to <see cref="FieldLimits.EchoChars"/>.
+    /// Semantic refusals (an address that is not there, a route that does not exist) are not the caller's syntax, but
+    /// still its argument.
+    /// </summary>
+    private static RpcException Refused(string field, string line, Exception e, string note)
+    {
+        if (e is ParseException p)
         {
-            // Semantic refusals (an address that is not there, a route that does not exist): not the caller's syntax, but still its argument.
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"invalid {field} \"{line}\": {e.Message}"), new Metadata { { "field", field } });
+            var token = FieldLimits.Cut(p.Token);
+            return new RpcException(new Status(StatusCode.InvalidArgument,
+                    $"invalid {field} \"{FieldLimits.Cut(line)}\": {FieldLimits.Cut(p.Message, 512)} (wrong token: \"{token}\"){note}"),
+                new Metadata { { "field", field }, { "token", token } });
         }
+        return new RpcException(new Status(StatusCode.InvalidArgument, $"invalid {field} \"{FieldLimits.Cut(line)}\": {FieldLimits.Cut(e.Message, 512)}{note}"),
+            new Metadata { { "field", field } });
     }
 
     private static Wire.Listing Listing(IEnumerable<string> lines)

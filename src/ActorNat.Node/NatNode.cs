@@ -160,6 +160,7 @@ public sealed class NatNode : IAsyncDisposable
         services.AddGrpc(g =>
         {
             g.EnableDetailedErrors = false;
+            g.Interceptors.Add<BoundedErrorInterceptor>();
             g.Interceptors.Add<AdminEndpointInterceptor>();
             g.Interceptors.Add<ClusterTimeoutInterceptor>();
         });

@@ -16,6 +16,8 @@ public static class PacketMapper
     public static Packet ToPacket(Wire.PacketMeta? m, string path = "packet")
     {
         if (m is null) throw Invalid(path, "missing");
+        FieldLimits.Check(m.IdempotencyKey, FieldLimits.IdempotencyKey, $"{path}.idempotency_key");
+        if (m.HasIngressInterface) FieldLimits.Check(m.IngressInterface, FieldLimits.InterfaceName, $"{path}.ingress_interface");
         var proto = m.Protocol switch
         {
             Wire.IpProtocol.Tcp => Protocol.Tcp,
@@ -63,12 +65,13 @@ public static class PacketMapper
     private static IPv4 Address(string text, string field)
     {
         if (string.IsNullOrEmpty(text)) throw Invalid(field, "\"\"", "an IPv4 address is required");
-        if (!IPv4.TryParse(text, out var ip)) throw Invalid(field, $"\"{text}\"", "not a dotted-quad IPv4 address");
+        if (text.Length > FieldLimits.Address || !IPv4.TryParse(text, out var ip)) throw Invalid(field, $"\"{FieldLimits.Cut(text)}\"", "not a dotted-quad IPv4 address");
         return ip;
     }
 
+    /// <summary>Callers cut a caller's value (<see cref="FieldLimits.Cut"/>, inside its quotes); this is the guard for any that did not.</summary>
     public static RpcException Invalid(string field, string value, string? why = null) =>
-        new(new Status(StatusCode.InvalidArgument, $"invalid {field}={value}" + (why is null ? "" : $": {why}")),
+        new(new Status(StatusCode.InvalidArgument, $"invalid {field}={FieldLimits.Cut(value, FieldLimits.EchoChars + 64)}" + (why is null ? "" : $": {why}")),
             new Metadata { { "field", field } });
 
     public static Wire.IpProtocol ToApi(Protocol p) => p switch
@@ -187,7 +190,8 @@ public static class PacketMapper
         TcpState? state = null;
         if (!string.IsNullOrEmpty(f.State))
         {
-            if (!TcpStateNames.TryParse(f.State, out var s)) throw Invalid("filter.state", $"\"{f.State}\"", "unknown TCP state");
+            if (f.State.Length > FieldLimits.StateName || !TcpStateNames.TryParse(f.State, out var s))
+                throw Invalid("filter.state", $"\"{FieldLimits.Cut(f.State)}\"", "unknown TCP state");
             state = s;
         }
         return new ConntrackFilter(proto, src, dst,

@@ -20,7 +20,7 @@ public sealed class ConfigEntity : ReceivePersistentActor
 
     public ConfigEntity()
     {
-        Recover<ConfigLineApplied>(e => _lines.Add(e.Line));
+        Recover<ConfigLineApplied>(e => _lines.AddRange(Lines(e)));
         Command<ApplyConfig>(OnApply);
         Command<GetConfig>(_ => Sender.Tell(State()));
         Command<StopEntity>(_ => Context.Stop(Self));
@@ -35,27 +35,35 @@ public sealed class ConfigEntity : ReceivePersistentActor
         return s;
     }
 
+    private static IEnumerable<string> Lines(ConfigLineApplied e) => e.Lines.Count > 0 ? e.Lines : [e.Line];
+
+    /// <summary>Every line of the request is validated on a scratch engine before any is persisted: all or none.</summary>
     private void OnApply(ApplyConfig m)
     {
-        try
+        var batch = m.Lines.Count > 0 ? m.Lines.ToList() : [m.Line];
+        var scratch = new NatEngine(SystemClock.Instance, new SeededRandom(1));
+        foreach (var line in _lines) scratch.Apply(line);
+        for (int i = 0; i < batch.Count; i++)
         {
-            var scratch = new NatEngine(SystemClock.Instance, new SeededRandom(1));
-            foreach (var line in _lines) scratch.Apply(line);
-            scratch.Apply(m.Line);
+            try
+            {
+                scratch.Apply(batch[i]);
+            }
+            catch (ParseException e)
+            {
+                Sender.Tell(new ConfigResult { Ok = false, Error = e.Message, Token = e.Token, Version = _lines.Count, Index = i });
+                return;
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
+            {
+                Sender.Tell(new ConfigResult { Ok = false, Error = e.Message, Version = _lines.Count, Index = i });
+                return;
+            }
         }
-        catch (ParseException e)
+        var applied = m.Lines.Count > 0 ? new ConfigLineApplied { Lines = { batch } } : new ConfigLineApplied { Line = m.Line };
+        Persist(applied, e =>
         {
-            Sender.Tell(new ConfigResult { Ok = false, Error = e.Message, Token = e.Token, Version = _lines.Count });
-            return;
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
-        {
-            Sender.Tell(new ConfigResult { Ok = false, Error = e.Message, Version = _lines.Count });
-            return;
-        }
-        Persist(new ConfigLineApplied { Line = m.Line }, e =>
-        {
-            _lines.Add(e.Line);
+            _lines.AddRange(Lines(e));
             DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(Topic, State()));
             Sender.Tell(new ConfigResult { Ok = true, Version = _lines.Count });
         });

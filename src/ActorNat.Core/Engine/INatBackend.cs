@@ -30,3 +30,19 @@ public interface INatBackend
 
     Task<IReadOnlyList<(string Name, long Value)>> StatsAsync(CancellationToken ct = default);
 }
+
+/// <summary>A backend that applies a batch of configuration lines all or none.</summary>
+public interface IAtomicConfig
+{
+    /// <summary>
+    /// Validates every line against the current configuration before applying any; throws
+    /// <see cref="ConfigLineException"/> naming the first refused line, having changed nothing.
+    /// </summary>
+    Task ApplyConfigAsync(IReadOnlyList<string> lines, CancellationToken ct = default);
+}
+
+/// <summary>Line <see cref="Index"/> of a batch was refused (the inner exception says why); no line was applied.</summary>
+public sealed class ConfigLineException(int index, Exception inner) : Exception(inner.Message, inner)
+{
+    public int Index { get; } = index;
+}

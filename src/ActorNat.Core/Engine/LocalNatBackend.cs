@@ -1,12 +1,15 @@
 using ActorNat.Core.Conntrack;
+using ActorNat.Core.Nat;
 using ActorNat.Core.Routing;
 
 namespace ActorNat.Core.Engine;
 
 /// <summary>One <see cref="NatEngine"/> behind a lock: the whole NAT in one process, state in memory.</summary>
-public sealed class LocalNatBackend(NatEngine engine, string nodeName = "local") : INatBackend
+public sealed class LocalNatBackend(NatEngine engine, string nodeName = "local") : INatBackend, IAtomicConfig
 {
     private readonly Lock _lock = new();
+    // The lines applied through this backend, in order: a batch is tried on a scratch engine rebuilt from them.
+    private readonly List<string> _lines = [];
 
     public NatEngine Engine => engine;
 
@@ -25,7 +28,37 @@ public sealed class LocalNatBackend(NatEngine engine, string nodeName = "local")
 
     public Task ApplyConfigAsync(string line, CancellationToken ct = default)
     {
-        lock (_lock) engine.Apply(line);
+        lock (_lock)
+        {
+            engine.Apply(line);
+            _lines.Add(line);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task ApplyConfigAsync(IReadOnlyList<string> lines, CancellationToken ct = default)
+    {
+        lock (_lock)
+        {
+            var scratch = new NatEngine(SystemClock.Instance, new SeededRandom(1));
+            foreach (var line in _lines) scratch.Apply(line);
+            for (int i = 0; i < lines.Count; i++)
+            {
+                try
+                {
+                    scratch.Apply(lines[i]);
+                }
+                catch (Exception e) when (e is ParseException or InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
+                {
+                    throw new ConfigLineException(i, e);
+                }
+            }
+            foreach (var line in lines)
+            {
+                engine.Apply(line);
+                _lines.Add(line);
+            }
+        }
         return Task.CompletedTask;
     }
 

@@ -12,7 +12,7 @@ namespace ActorNat.Node.Metrics;
 /// translations and drops by reason, and reports ports-exhausted drops to the event log. Two timestamps and a few
 /// interlocked adds per call; a batch is tallied on the stack and added once per label.
 /// </summary>
-public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INatEventSink events, Func<FiveTuple, IPv4>? natIpOf = null) : INatBackend
+public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INatEventSink events, Func<FiveTuple, IPv4>? natIpOf = null) : INatBackend, IAtomicConfig
 {
     /// <summary>The backend that really decides (the <see cref="LocalNatBackend"/> or the cluster backend).</summary>
     public INatBackend Inner => inner;
@@ -53,6 +53,27 @@ public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INa
     }
 
     public Task ApplyConfigAsync(string line, CancellationToken ct = default) => inner.ApplyConfigAsync(line, ct);
+
+    /// <summary>All or none when the backend can; otherwise line by line (a backend without <see cref="IAtomicConfig"/>).</summary>
+    public async Task ApplyConfigAsync(IReadOnlyList<string> lines, CancellationToken ct = default)
+    {
+        if (inner is IAtomicConfig atomic)
+        {
+            await atomic.ApplyConfigAsync(lines, ct);
+            return;
+        }
+        for (int i = 0; i < lines.Count; i++)
+        {
+            try
+            {
+                await inner.ApplyConfigAsync(lines[i], ct);
+            }
+            catch (Exception e) when (e is ActorNat.Core.ParseException or InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
+            {
+                throw new ConfigLineException(i, e);
+            }
+        }
+    }
     public Task<ConfigSnapshot> GetConfigAsync(CancellationToken ct = default) => inner.GetConfigAsync(ct);
     public Task<IReadOnlyList<ConntrackRecord>> ListAsync(ConntrackFilter filter, CancellationToken ct = default) => inner.ListAsync(filter, ct);
     public Task<int> DeleteAsync(ConntrackFilter filter, CancellationToken ct = default) => inner.DeleteAsync(filter, ct);
