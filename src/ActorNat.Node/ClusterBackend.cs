@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using Akka.Hosting;
 using ActorNat.Cluster;
 using ActorNat.Cluster.Hosting;
@@ -53,18 +54,62 @@ internal static class ClusterBackend
         return (endpoint[..i], port);
     }
 
-    /// <summary>Ready once this node is an Up member, has its configuration, and its regions have started.</summary>
-    private sealed class ClusterReadiness(ActorSystem system, NatNodeContext ctx, string? bootstrapDiscovery, BootstrapWatch watch) : IReadiness
+    /// <summary>
+    /// Ready once this node is an Up member, its regions have started, it has the cluster's configuration, and every
+    /// pool recorded in the journal has recovered (<see cref="PoolWarmup"/>): the first `conntrack -C` after ready counts
+    /// the whole table. Then the pause fence counts busy stalls too (<see cref="ActorNat.Cluster.Fencing.NodeFence.Settle"/>).
+    /// </summary>
+    private sealed class ClusterReadiness : IReadiness
     {
+        private readonly ActorSystem _system;
+        private readonly NatNodeContext _ctx;
+        private readonly string? _bootstrapDiscovery;
+        private readonly BootstrapWatch _watch;
+        private volatile string? _warmup = "waiting to recover the pools";
+
+        public ClusterReadiness(ActorSystem system, NatNodeContext ctx, string? bootstrapDiscovery, BootstrapWatch watch)
+        {
+            (_system, _ctx, _bootstrapDiscovery, _watch) = (system, ctx, bootstrapDiscovery, watch);
+            _ = Task.Run(WarmUpAsync);
+        }
+
+        private async Task WarmUpAsync()
+        {
+            var log = _system.Log;
+            while (!_system.WhenTerminated.IsCompleted)
+            {
+                try
+                {
+                    if (Akka.Cluster.Cluster.Get(_system).SelfMember.Status == MemberStatus.Up && !_ctx.PoolRegion.IsNobody() && _ctx.Config.Loaded)
+                    {
+                        _warmup = "recovering the pools recorded in the journal";
+                        var n = await PoolWarmup.WakeRecordedPoolsAsync(_system, _ctx, CancellationToken.None).ConfigureAwait(false);
+                        log.Info("recovered {0} pools from the journal; ready", n);
+                        _warmup = null;
+                        _ctx.Fence.Settle();
+                        return;
+                    }
+                }
+                catch (Exception e)
+                {
+                    _warmup = $"recovering the pools: {e.GetType().Name}: {e.Message}";
+                    log.Warning("recovering the pools at start failed, retrying: {0}", e.Message);
+                }
+                await Task.Delay(200).ConfigureAwait(false); // polls for the member to be Up; also the retry pace
+            }
+        }
+
         public ValueTask<(bool Ready, string Reason)> CheckAsync(CancellationToken ct)
         {
-            var cluster = Akka.Cluster.Cluster.Get(system);
+            var cluster = Akka.Cluster.Cluster.Get(_system);
             var self = cluster.SelfMember;
             if (self.Status != MemberStatus.Up)
-                return ValueTask.FromResult((false, bootstrapDiscovery is not null && cluster.State.Members.IsEmpty
-                    ? $"waiting for cluster bootstrap (discovery {bootstrapDiscovery})" + (watch.LastFailure is { } f ? $"; last problem: {f}" : "")
+                return ValueTask.FromResult((false, _bootstrapDiscovery is not null && cluster.State.Members.IsEmpty
+                    ? $"waiting for cluster bootstrap (discovery {_bootstrapDiscovery})" + (_watch.LastFailure is { } f ? $"; last problem: {f}" : "")
                     : $"cluster member is {self.Status}"));
-            if (ctx.Router.IsNobody()) return ValueTask.FromResult((false, "regions starting"));
+            if (_ctx.Router.IsNobody()) return ValueTask.FromResult((false, "regions starting"));
+            if (!_ctx.Config.Loaded) return ValueTask.FromResult((false, "waiting for the cluster's configuration"));
+            if (_warmup is { } w) return ValueTask.FromResult((false, w));
             return ValueTask.FromResult((true, "up"));
         }
     }

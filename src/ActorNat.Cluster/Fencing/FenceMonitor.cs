@@ -30,6 +30,9 @@ public sealed class FenceMonitor : ReceiveActor
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         var self = Self;
         _ctx.Fence.Tripped += (pause, since) => self.Tell(new PauseTripped(pause, since));
+        var log = _log;
+        _ctx.Fence.Stalled += (gap, why) => log.Warning("this node stood still for {0:0.0} s (limit {1:0.0} s), not taken for a pause: {2}",
+            gap.TotalSeconds, _ctx.Fence.PauseLimit.TotalSeconds, why);
         _ctx.Fence.Start();
         var fence = _ctx.Fence;
         Context.System.WhenTerminated.ContinueWith(_ => fence.Dispose(), TaskScheduler.Default);
@@ -50,6 +53,8 @@ public sealed class FenceMonitor : ReceiveActor
             return;
         }
         var members = state.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).ToList();
+        // Alone: no other member, joining or up, that could take this node's shards over.
+        _ctx.Fence.SetAlone(!state.Members.Any(m => m.Address != _cluster.SelfAddress && m.Status is not (MemberStatus.Down or MemberStatus.Removed)));
         if (self is null || !members.Contains(self))
         {
             _ctx.Fence.SetMinority(false); // joining, or leaving gracefully after its hand-off: it holds no shard

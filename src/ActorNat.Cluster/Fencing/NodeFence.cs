@@ -14,6 +14,10 @@ namespace ActorNat.Cluster.Fencing;
 /// comes back.</item>
 /// </list>
 /// A fenced node writes nothing to the journal and answers no packet, so two incarnations of a pool never both act.
+/// A gap is not taken for a pause when nothing could have replaced the node: it is the cluster's only member
+/// (<see cref="SetAlone"/>), or it is still starting (<see cref="Settle"/> not yet called) and the process was running
+/// through the gap (its CPU time or GC pauses cover at least half of it: a busy start-up or a GC, not a SIGSTOP).
+/// Those gaps are reported through <see cref="Stalled"/>.
 /// </summary>
 public sealed class NodeFence : IDisposable
 {
@@ -23,6 +27,10 @@ public sealed class NodeFence : IDisposable
     private volatile bool _tripped;
     private volatile bool _minority;
     private volatile bool _disposed;
+    private volatile bool _alone = true;
+    private volatile bool _settled;
+    private long _lastCpuTicks = Environment.CpuUsage.TotalTime.Ticks;
+    private long _lastGcTicks = GC.GetTotalPauseDuration().Ticks;
     private Thread? _thread;
 
     public NodeFence(TimeSpan pauseLimit)
@@ -35,6 +43,9 @@ public sealed class NodeFence : IDisposable
 
     /// <summary>Raised once, on the thread that noticed the pause: how long it lasted and when it began (Unix ms).</summary>
     public event Action<TimeSpan, long>? Tripped;
+
+    /// <summary>A gap beyond the limit that was not taken for a pause: its length and why not.</summary>
+    public event Action<TimeSpan, string>? Stalled;
 
     /// <summary>Raised when the minority fence goes up (true) or down (false).</summary>
     public event Action<bool>? MinorityChanged;
@@ -66,6 +77,14 @@ public sealed class NodeFence : IDisposable
         MinorityChanged?.Invoke(minority);
     }
 
+    /// <summary>This node is the cluster's only member (true until the cluster says otherwise): no one can replace it.</summary>
+    public void SetAlone(bool alone) => _alone = alone;
+
+    /// <summary>Start-up and recovery are over: from now on a busy stall counts as a pause too.</summary>
+    public void Settle() => _settled = true;
+
+    public bool Settled => _settled;
+
     /// <summary>Starts watching for pauses (a real node; tests that drive a manual clock need not).</summary>
     public void Start()
     {
@@ -90,6 +109,10 @@ public sealed class NodeFence : IDisposable
         long now = Stopwatch.GetTimestamp();
         long last = Volatile.Read(ref _lastTick);
         long gap = now - last;
+        long cpu = Environment.CpuUsage.TotalTime.Ticks, gc = GC.GetTotalPauseDuration().Ticks;
+        long cpuSpent = cpu - Interlocked.Exchange(ref _lastCpuTicks, cpu), gcSpent = gc - Interlocked.Exchange(ref _lastGcTicks, gc);
+        if (gap > _limitTicks && NotAPause(TimeSpan.FromSeconds((double)gap / Stopwatch.Frequency), TimeSpan.FromTicks(cpuSpent), TimeSpan.FromTicks(gcSpent)))
+            gap = 0;
         if (gap > _limitTicks)
         {
             lock (this)
@@ -102,6 +125,17 @@ public sealed class NodeFence : IDisposable
             return;
         }
         Interlocked.CompareExchange(ref _lastTick, now, last);
+    }
+
+    /// <summary>A gap nothing could have used to replace this node; reported, not tripped.</summary>
+    private bool NotAPause(TimeSpan gap, TimeSpan cpu, TimeSpan gc)
+    {
+        string? why = _alone ? "the only member of its cluster: nothing can replace it"
+            : !_settled && (cpu >= gap / 2 || gc >= gap / 2) ? $"starting up and running through it (CPU {cpu.TotalSeconds:0.0} s, GC pauses {gc.TotalSeconds:0.0} s)"
+            : null;
+        if (why is null) return false;
+        Stalled?.Invoke(gap, why);
+        return true;
     }
 
     /// <summary>Stops watching (the actor system is gone); a tripped fence stays tripped.</summary>

@@ -1,0 +1,46 @@
+using Akka.Actor;
+using Akka.Persistence.Query;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using ActorNat.Cluster.Messages;
+
+namespace ActorNat.Cluster.Hosting;
+
+/// <summary>
+/// Start-up: every pool that has a journal is woken (recovered) before the node calls itself ready, so the first
+/// `conntrack -C` after ready counts the whole table and the first packets do not wait for recoveries. The pools are
+/// found in the journal itself (the SQL read journal's current persistence ids, "pool-…"); each is asked for one entry,
+/// which it answers once recovered, wherever sharding places it.
+/// </summary>
+public static class PoolWarmup
+{
+    public const string PoolPrefix = "pool-";
+
+    /// <summary>How many pools were woken. Nothing to do with the in-memory journal (nothing survives a restart).</summary>
+    public static async Task<int> WakeRecordedPoolsAsync(ActorSystem system, NatNodeContext ctx, CancellationToken ct)
+    {
+        if (Database.Parse(ctx.Options.Database).Kind == "memory") return 0;
+        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+        var ids = await journal.CurrentPersistenceIds()
+            .Where(id => id.StartsWith(PoolPrefix, StringComparison.Ordinal))
+            .RunWith(Sink.Seq<string>(), system.Materializer()).WaitAsync(ctx.Options.AskTimeout * 3, ct).ConfigureAwait(false);
+        var none = new EntryFilter();
+        // A few at a time: each recovery reads its pool's journal.
+        using var gate = new SemaphoreSlim(8);
+        await Task.WhenAll(ids.Select(async id =>
+        {
+            await gate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                var pool = id[PoolPrefix.Length..];
+                await ctx.PoolRegion.Ask<EntryList>(new ListEntries { Pool = pool, Filter = none, Limit = 1 }, ctx.Options.AskTimeout * 3, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ConfigureAwait(false);
+        return ids.Count;
+    }
+}
