@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # A local ActorNat cluster on 127.0.0.1.
 #
-#   deploy/local/cluster.sh up N [--config FILE]   start N nodes; prints "node I GRPC_URL" and "metrics I URL" (Prometheus
-#                                                  /metrics, /healthz/live, /healthz/ready) per node once each is SERVING
-#   deploy/local/cluster.sh down                   stop exactly what `up` started (SIGTERM, then SIGKILL after a timeout)
+#   deploy/local/cluster.sh up N [--config FILE] [--fresh]
+#                                                  start N nodes; prints "node I GRPC_URL" and "metrics I URL" (Prometheus
+#                                                  /metrics, /healthz/live, /healthz/ready) per node once each is SERVING.
+#                                                  The state of the previous run (SQLite file, PostgreSQL database) is kept
+#                                                  (a restart); --fresh wipes it first (a new experiment from empty state)
+#   deploy/local/cluster.sh down [--wipe]          stop exactly what `up` started (SIGTERM, then SIGKILL after a timeout);
+#                                                  --wipe then deletes the run's state (databases, logs)
+#   deploy/local/cluster.sh wipe                   the same as down --wipe
 #   deploy/local/cluster.sh kill I                 SIGKILL node I
 #   deploy/local/cluster.sh status                 the nodes and whether they still run
 #   deploy/local/cluster.sh start I                restart a stopped (killed, left) node I with its gRPC and remoting ports;
@@ -26,7 +31,8 @@
 # N = 1: one node of the cluster backend with its state in an embedded SQLite file in the run dir; gRPC on a free port
 #        (the node binds port 0 and reports it).
 # N > 1: the nodes form one cluster: each gets a remoting port, node 1 is the seed, and they share a PostgreSQL
-#        database (installed from Debian packages and started in the run dir if needed).
+#        database (installed from Debian packages and started in the run dir if needed; when the postgres user cannot
+#        enter the run dir, its data lives in /tmp/actornat-pg-HASH instead, named in RUN/postgres.base).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -68,6 +74,19 @@ live_pid() {
   echo "$pid"
 }
 
+# Where PostgreSQL keeps its data, socket and log: the run dir if the postgres user can enter it (initdb runs as
+# postgres), else a directory of its own under /tmp. Remembered in RUN/postgres.base.
+pg_base() {
+  if [[ -f "$RUN/postgres.base" ]]; then cat "$RUN/postgres.base"; return; fi
+  local base="$RUN"
+  if ! runuser -u postgres -- test -x "$RUN" 2>/dev/null; then
+    base="/tmp/actornat-pg-$(printf '%s' "$RUN" | md5sum | cut -c1-12)"
+    mkdir -p "$base"; chown postgres:postgres "$base"; chmod 700 "$base"
+  fi
+  echo "$base" > "$RUN/postgres.base"
+  echo "$base"
+}
+
 ensure_postgres() {
   if [[ -f "$PG_PORT_FILE" ]] && pg_running; then return; fi
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -75,14 +94,15 @@ ensure_postgres() {
     apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2 || die "cannot install postgresql"
   fi
   local bindir; bindir="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")"
-  local data="$RUN/pg" port; port="$(free_port)"
-  mkdir -p "$data"; chown postgres:postgres "$data" 2>/dev/null || true
+  local base; base="$(pg_base)"
+  local data="$base/pg" port; port="$(free_port)"
+  mkdir -p "$data"; chown postgres:postgres "$data" 2>/dev/null || true; chmod 700 "$data"
   if [[ ! -f "$data/PG_VERSION" ]]; then
-    runuser -u postgres -- "$bindir/initdb" -D "$data" -A trust -U actornat >/dev/null || die "initdb failed"
+    runuser -u postgres -- "$bindir/initdb" -D "$data" -A trust -U actornat >/dev/null || die "initdb failed (can the postgres user enter $data?)"
   fi
-  touch "$RUN/postgres.log"; chown postgres "$RUN/postgres.log" 2>/dev/null || true  # the server writes it as postgres
-  runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -l "$RUN/postgres.log" -o "-p $port -k $data -c listen_addresses=127.0.0.1" -w start >/dev/null \
-    || die "postgres did not start (see $RUN/postgres.log)"
+  touch "$base/postgres.log"; chown postgres "$base/postgres.log" 2>/dev/null || true  # the server writes it as postgres
+  runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -l "$base/postgres.log" -o "-p $port -k $data -c listen_addresses=127.0.0.1" -w start >/dev/null \
+    || die "postgres did not start (see $base/postgres.log)"
   echo "$port" > "$PG_PORT_FILE"
   echo "$bindir" > "$RUN/postgres.bindir"
   runuser -u postgres -- "$bindir/createdb" -h 127.0.0.1 -p "$port" -U actornat actornat 2>/dev/null || true
@@ -93,12 +113,12 @@ bindable() {
   python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)' "$1" 2>/dev/null
 }
 
-pg_running() { [[ -f "$RUN/pg/postmaster.pid" ]] && kill -0 "$(head -1 "$RUN/pg/postmaster.pid")" 2>/dev/null; }
+pg_running() { local b; b="$(pg_base)"; [[ -f "$b/pg/postmaster.pid" ]] && kill -0 "$(head -1 "$b/pg/postmaster.pid")" 2>/dev/null; }
 
 stop_postgres() {
   [[ -f "$PG_PORT_FILE" ]] || return 0
   if pg_running; then
-    runuser -u postgres -- "$(cat "$RUN/postgres.bindir")/pg_ctl" -D "$RUN/pg" -m fast -w stop >/dev/null || log "postgres did not stop cleanly"
+    runuser -u postgres -- "$(cat "$RUN/postgres.bindir")/pg_ctl" -D "$(pg_base)/pg" -m fast -w stop >/dev/null || log "postgres did not stop cleanly"
   fi
   rm -f "$PG_PORT_FILE"
 }
@@ -139,11 +159,12 @@ start_node() {
 
 cmd_up() {
   local n="${1:-}"; shift || true
-  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "usage: cluster.sh up N [--config FILE]"
-  local extra=()
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "usage: cluster.sh up N [--config FILE] [--fresh]"
+  local extra=() fresh=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --config) extra+=(--config "$(realpath "$2")"); shift 2 ;;
+      --fresh) fresh=1; shift ;;
       *) die "unknown option $1" ;;
     esac
   done
@@ -152,6 +173,7 @@ cmd_up() {
     [[ -e "$f" ]] || continue
     if live_pid "$f" >/dev/null; then die "a cluster is already up in $RUN (run: cluster.sh down)"; fi
   done
+  (( fresh )) && wipe_state
   rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics "$RUN"/node*.args
   local bin; bin="$(actornat_bin)"
   echo "$n" > "$RUN/size"
@@ -178,7 +200,20 @@ cmd_up() {
   done
 }
 
+# Deletes a stopped run's state: the SQLite files, the PostgreSQL data, logs and activation logs (not the build).
+wipe_state() {
+  local base=""
+  [[ -f "$RUN/postgres.base" ]] && base="$(cat "$RUN/postgres.base")"
+  if [[ -n "$base" && "$base" != "$RUN" ]]; then rm -rf "$base"; fi
+  rm -rf "$RUN/pg"
+  rm -f "$RUN"/node*.db "$RUN"/node*.db-* "$RUN"/node*.log* "$RUN"/node*.out* "$RUN"/node*.activations.jsonl "$RUN"/node*.args \
+    "$RUN"/postgres.* "$RUN/size"
+  log "wiped the state in $RUN"
+}
+
 cmd_down() {
+  local wipe=0
+  [[ "${1:-}" == --wipe ]] && wipe=1
   local pids=() f pid
   for f in "$RUN"/node*.pid; do
     [[ -e "$f" ]] || continue
@@ -192,6 +227,8 @@ cmd_down() {
   rm -f "$RUN"/node*.pid "$RUN"/node*.url
   stop_postgres
   log "stopped ${#pids[@]} node(s)"
+  (( wipe )) && wipe_state
+  return 0
 }
 
 cmd_kill() {
@@ -308,7 +345,8 @@ cmd_status() {
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
-  down) cmd_down ;;
+  down) shift; cmd_down "$@" ;;
+  wipe) cmd_down --wipe ;;
   kill) shift; cmd_kill "$@" ;;
   status) cmd_status ;;
   start) shift; cmd_start "$@" ;;
@@ -316,5 +354,5 @@ case "${1:-}" in
   cont) shift; cmd_signal CONT "$@" ;;
   add) cmd_add ;;
   leave) shift; cmd_leave "$@" ;;
-  *) echo "usage: cluster.sh up N [--config FILE] | down | kill I | start I | stop I | cont I | add | leave I | status" >&2; exit 2 ;;
+  *) echo "usage: cluster.sh up N [--config FILE] [--fresh] | down [--wipe] | wipe | kill I | start I | stop I | cont I | add | leave I | status" >&2; exit 2 ;;
 esac
