@@ -33,6 +33,12 @@ public sealed record ClusterNodeOptions
     public TimeSpan PauseLimit { get; init; } = TimeSpan.Zero;
     /// <summary>A JSON-lines file of entity activations and fence changes (chaos checks); none by default.</summary>
     public string? ActivationLog { get; init; }
+    /// <summary>
+    /// TLS for remoting: this member's certificate (with its key) and the CA certificates its peers' must chain to
+    /// (null: a peer must present this very certificate). Mutual: both sides of every connection authenticate.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? RemotingCertificate { get; init; }
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? RemotingCa { get; init; }
     /// <summary>An idle conntrack entity leaves memory after this; its state stays in the journal and its pool.</summary>
     public TimeSpan PassivateIdle { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>Administrative calls (configuration, listings) wait this long.</summary>

@@ -25,6 +25,8 @@ internal static class ClusterBackend
             Seeds = options.Seeds.Select(s => s.Contains("://") ? s : $"akka.tcp://actornat@{s}").ToList(),
             Database = options.Database,
             ActivationLog = options.ActivationLog,
+            RemotingCertificate = RemotingCertificate(options),
+            RemotingCa = options.RemotingCa is { Length: > 0 } ca ? TransportSecurity.LoadCa(ca, "RemotingCa") : null,
             Seed = options.RandomSeed != 0 ? options.RandomSeed : (ulong)Random.Shared.NextInt64(1, long.MaxValue),
         };
         var ctx = new NatNodeContext(cluster, SystemClock.Instance);
@@ -38,6 +40,18 @@ internal static class ClusterBackend
         });
         services.AddSingleton<INatBackend>(sp => new ClusterNatBackend(sp.GetRequiredService<ActorSystem>(), ctx));
         services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<ActorSystem>(), ctx, bootstrap ? options.Discovery : null, watch));
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? RemotingCertificate(NodeOptions o)
+    {
+        if (string.IsNullOrEmpty(o.RemotingCertificate) != string.IsNullOrEmpty(o.RemotingKey))
+            throw new NodeStartupException("bad remoting TLS settings: RemotingCertificate (--remoting-cert) and RemotingKey (--remoting-key) go together");
+        if (string.IsNullOrEmpty(o.RemotingCertificate))
+        {
+            if (!string.IsNullOrEmpty(o.RemotingCa)) throw new NodeStartupException("bad remoting TLS settings: RemotingCa needs RemotingCertificate and RemotingKey");
+            return null;
+        }
+        return TransportSecurity.LoadPair(o.RemotingCertificate!, o.RemotingKey!, "RemotingCertificate");
     }
 
     /// <summary>The address others reach this node at: the public hostname, else the remoting host unless it is a wildcard.</summary>

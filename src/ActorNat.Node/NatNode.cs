@@ -31,8 +31,11 @@ public sealed class NatNode : IAsyncDisposable
     private readonly ListenOptions? _admin;
     private readonly ListenOptions? _metrics;
 
-    private NatNode(WebApplication app, NodeOptions options, ListenOptions grpc, ListenOptions? admin, ListenOptions? metrics)
+    private readonly bool _tls;
+
+    private NatNode(WebApplication app, NodeOptions options, ListenOptions grpc, ListenOptions? admin, ListenOptions? metrics, bool tls)
     {
+        _tls = tls;
         App = app;
         Options = options;
         _grpc = grpc;
@@ -46,13 +49,13 @@ public sealed class NatNode : IAsyncDisposable
     public INatBackend Backend => App.Services.GetRequiredService<INatBackend>();
 
     /// <summary>The bound ingress URL (after start; the real port when 0 was asked for).</summary>
-    public string GrpcUrl => Url(_grpc);
+    public string GrpcUrl => Url(_grpc, _tls);
 
     /// <summary>The bound admin URL: the ingress URL when admin has no endpoint of its own.</summary>
-    public string AdminUrl => _admin is null ? GrpcUrl : Url(_admin);
+    public string AdminUrl => _admin is null ? GrpcUrl : Url(_admin, _tls);
 
     /// <summary>The bound HTTP/1.1 URL of /metrics and /healthz/*; null when MetricsEndpoint is "off".</summary>
-    public string? MetricsUrl => _metrics is null ? null : Url(_metrics);
+    public string? MetricsUrl => _metrics is null ? null : Url(_metrics, false);
 
     /// <summary>This node's metrics (to push journal and allocation timings from a backend, or to read in tests).</summary>
     public NatMetrics Metrics => App.Services.GetRequiredService<NatMetrics>();
@@ -60,7 +63,7 @@ public sealed class NatNode : IAsyncDisposable
     /// <summary>The NAT event log.</summary>
     public NatEventLog Events => App.Services.GetRequiredService<NatEventLog>();
 
-    private static string Url(ListenOptions l) => l.IPEndPoint is { } ep ? $"http://{(ep.Address.Equals(IPAddress.Any) ? "0.0.0.0" : ep.Address.ToString())}:{ep.Port}" : l.ToString() ?? "";
+    private static string Url(ListenOptions l, bool tls) => l.IPEndPoint is { } ep ? $"{(tls ? "https" : "http")}://{(ep.Address.Equals(IPAddress.Any) ? "0.0.0.0" : ep.Address.ToString())}:{ep.Port}" : l.ToString() ?? "";
 
     /// <summary>
     /// Builds a node from configuration: appsettings.json (section "ActorNat"), environment variables
@@ -100,6 +103,10 @@ public sealed class NatNode : IAsyncDisposable
         var metricsEp = metricsOff ? null
             : options.MetricsEndpoint is { Length: > 0 } m ? ParseEndpoint(m, "metrics endpoint") : new IPEndPoint(grpcEp.Address, 0);
         var managementEp = options.Backend == "cluster" && ClusterFormation.ByBootstrap(options) ? ParseEndpoint(options.ManagementEndpoint, "management endpoint") : null;
+        var tls = TransportSecurity.Load(options);
+        if (!tls.Tls && options.GrpcEndpoint.Trim().StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            throw new NodeStartupException($"bad grpc endpoint \"{options.GrpcEndpoint}\": https needs --tls-cert and --tls-key (ActorNat:TlsCertificate/TlsKey)");
+        TransportSecurity.CheckExposure(options, tls, grpcEp, adminEp);
         var adminExposed = adminEp ?? grpcEp;
         if (!IPAddress.IsLoopback(adminExposed.Address) && string.IsNullOrEmpty(options.AdminToken))
             throw new NodeStartupException(
@@ -112,6 +119,7 @@ public sealed class NatNode : IAsyncDisposable
             k.Listen(grpcEp, lo =>
             {
                 lo.Protocols = HttpProtocols.Http2;
+                tls.Apply(lo);
                 Tag(lo, "ingress");
                 grpcListen = lo;
             });
@@ -119,6 +127,7 @@ public sealed class NatNode : IAsyncDisposable
                 k.Listen(adminEp, lo =>
                 {
                     lo.Protocols = HttpProtocols.Http2;
+                    tls.Apply(lo);
                     Tag(lo, "admin");
                     adminListen = lo;
                 });
@@ -162,6 +171,7 @@ public sealed class NatNode : IAsyncDisposable
             g.EnableDetailedErrors = false;
             g.Interceptors.Add<BoundedErrorInterceptor>();
             g.Interceptors.Add<AdminEndpointInterceptor>();
+            g.Interceptors.Add<PacketTokenInterceptor>();
             g.Interceptors.Add<ClusterTimeoutInterceptor>();
         });
         services.AddGrpcReflection();
@@ -181,7 +191,7 @@ public sealed class NatNode : IAsyncDisposable
             Predicate = c => c.Tags.Contains(HealthEndpoints.ReadyTag),
         });
         _ = app.Services.GetRequiredService<ScrapeCollector>();
-        var node = new NatNode(app, options, grpcListen!, adminListen, metricsListen);
+        var node = new NatNode(app, options, grpcListen!, adminListen, metricsListen, tls.Tls);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var info = app.Services.GetRequiredService<NodeInfo>();
@@ -272,8 +282,7 @@ public sealed class NatNode : IAsyncDisposable
     public static IPEndPoint ParseEndpoint(string text, string what)
     {
         var t = text.Trim();
-        if (t.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-            throw new NodeStartupException($"bad {what} \"{text}\": TLS is not supported yet; use http:// (h2c)");
+        if (t.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) t = t["https://".Length..].TrimEnd('/'); // TLS: TlsCertificate/TlsKey
         if (t.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) t = t["http://".Length..].TrimEnd('/');
         var colon = t.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(t.AsSpan(colon + 1), out var port) || port is < 0 or > 65535)
@@ -341,6 +350,36 @@ internal sealed class ConfigFileLoader(INatBackend backend, IOptions<NodeOptions
     }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}
+
+/// <summary>With a packet token, NatService calls must carry "authorization: Bearer PACKET_TOKEN".</summary>
+internal sealed class PacketTokenInterceptor(IOptions<NodeOptions> options) : Interceptor
+{
+    private const string NatPrefix = "/actornat.v1.NatService/";
+
+    private void Check(ServerCallContext context)
+    {
+        var expected = options.Value.PacketToken;
+        if (string.IsNullOrEmpty(expected) || !context.Method.StartsWith(NatPrefix, StringComparison.Ordinal)) return;
+        var header = context.RequestHeaders.GetValue("authorization");
+        if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the packet path needs \"authorization: Bearer TOKEN\" (the node's packet token)"));
+        if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()), System.Text.Encoding.UTF8.GetBytes(expected)))
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "wrong packet token"));
+    }
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, context);
+    }
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(requestStream, responseStream, context);
+    }
 }
 
 /// <summary>When admin has an endpoint of its own, AdminService answers only there.</summary>

@@ -20,6 +20,40 @@ public sealed class NodeOptions
     /// <summary>The bearer token that changing admin calls must carry. Required when admin listens beyond loopback.</summary>
     public string? AdminToken { get; set; }
 
+    /// <summary>
+    /// TLS for gRPC (ingress and admin endpoints): the server certificate, a PEM file (the chain may follow it).
+    /// With <see cref="TlsKey"/>; the endpoints then speak HTTP/2 over TLS (https://).
+    /// </summary>
+    public string? TlsCertificate { get; set; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertificate"/>.</summary>
+    public string? TlsKey { get; set; }
+
+    /// <summary>mTLS: a PEM file of the CA certificates that issue client certificates; a client without one that chains to them is refused in the handshake.</summary>
+    public string? TlsClientCa { get; set; }
+
+    /// <summary>Bearer token that NatService (the packet path) calls must carry. Unset: none needed.</summary>
+    public string? PacketToken { get; set; }
+
+    /// <summary>
+    /// TLS for Akka remoting (cluster backend): this node's certificate (PEM) and key. Peers authenticate each other
+    /// (mutual TLS): a peer's certificate must chain to <see cref="RemotingCa"/>, or, without it, be this very
+    /// certificate (one cluster certificate shared by the members). A host without it cannot join.
+    /// </summary>
+    public string? RemotingCertificate { get; set; }
+
+    /// <summary>The PEM private key of <see cref="RemotingCertificate"/>.</summary>
+    public string? RemotingKey { get; set; }
+
+    /// <summary>PEM CA certificates that issue the members' remoting certificates (optional; see <see cref="RemotingCertificate"/>).</summary>
+    public string? RemotingCa { get; set; }
+
+    /// <summary>
+    /// Allow gRPC without TLS, or remoting without TLS, on addresses beyond loopback (e.g. behind a mesh that encrypts
+    /// and authenticates). Without it such a node refuses to start.
+    /// </summary>
+    public bool AllowInsecure { get; set; }
+
     /// <summary>A file of `ip …` and `iptables …` lines applied in order at start ('#' starts a comment). A bad line stops the node.</summary>
     public string? ConfigFile { get; set; }
 

@@ -9,6 +9,9 @@ public static class ClientCommands
     {
         root.Options.Add(GlobalOptions.Target);
         root.Options.Add(GlobalOptions.Token);
+        root.Options.Add(GlobalOptions.CaCert);
+        root.Options.Add(GlobalOptions.Cert);
+        root.Options.Add(GlobalOptions.Key);
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(SendCommand.Create());
         root.Subcommands.Add(ConntrackCommand.Create());

@@ -19,10 +19,46 @@ public static class GlobalOptions
 
     public static readonly Option<string?> Token = new("--token")
     {
-        Description = "Admin bearer token for calls that change state. Default: $ACTORNAT_TOKEN.",
+        Description = "Bearer token: the admin token for calls that change state, or the node's packet token for `send`. Default: $ACTORNAT_TOKEN.",
         Recursive = true,
         HelpName = "TOKEN",
     };
+
+    public static readonly Option<string?> CaCert = new("--cacert")
+    {
+        Description = "TLS (https:// targets): trust only servers whose certificate chains to these CA certificates (PEM), as curl's --cacert. Default: $ACTORNAT_CACERT, else the system's CAs.",
+        Recursive = true,
+        HelpName = "FILE",
+    };
+
+    public static readonly Option<string?> Cert = new("--cert")
+    {
+        Description = "TLS client certificate (PEM) for a node that requires one (mTLS), as curl's --cert. Default: $ACTORNAT_CERT.",
+        Recursive = true,
+        HelpName = "FILE",
+    };
+
+    public static readonly Option<string?> Key = new("--key")
+    {
+        Description = "The client certificate's private key (PEM), as curl's --key. Default: $ACTORNAT_KEY.",
+        Recursive = true,
+        HelpName = "FILE",
+    };
+
+    /// <summary>A gRPC channel to <paramref name="target"/> with the TLS trust and client certificate asked for.</summary>
+    public static Grpc.Net.Client.GrpcChannel Channel(string target, string? caCert, string? cert, string? key)
+    {
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        if (!string.IsNullOrEmpty(caCert))
+        {
+            var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            roots.ImportFromPemFile(caCert);
+            handler.SslOptions.RemoteCertificateValidationCallback = ActorNat.Node.TransportSecurity.TrustOnly(roots);
+        }
+        if (!string.IsNullOrEmpty(cert))
+            handler.SslOptions.ClientCertificates = [ActorNat.Node.TransportSecurity.LoadPair(cert, string.IsNullOrEmpty(key) ? cert : key, "--cert")];
+        return Grpc.Net.Client.GrpcChannel.ForAddress(target, new Grpc.Net.Client.GrpcChannelOptions { HttpHandler = handler });
+    }
 }
 
 /// <summary>One command's connection to a node, its output writers, and its error reporting.</summary>
@@ -43,7 +79,15 @@ internal sealed class ClientContext : IDisposable
         if (!string.IsNullOrEmpty(token)) Headers.Add("authorization", "Bearer " + token);
         Out = parse.InvocationConfiguration.Output;
         Err = parse.InvocationConfiguration.Error;
-        _channel = GrpcChannel.ForAddress(target);
+        string? Env(Option<string?> o, string name) => parse.GetValue(o) is { Length: > 0 } v ? v : Environment.GetEnvironmentVariable(name);
+        try
+        {
+            _channel = GlobalOptions.Channel(target, Env(GlobalOptions.CaCert, "ACTORNAT_CACERT"), Env(GlobalOptions.Cert, "ACTORNAT_CERT"), Env(GlobalOptions.Key, "ACTORNAT_KEY"));
+        }
+        catch (Exception e) when (e is ActorNat.Node.NodeStartupException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new UsageException($"TLS files: {e.Message}");
+        }
         Nat = new Wire.NatService.NatServiceClient(_channel);
         Admin = new Wire.AdminService.AdminServiceClient(_channel);
     }
@@ -61,7 +105,17 @@ internal sealed class ClientContext : IDisposable
     /// <summary>Runs a client action; a gRPC error is printed as "actornat: CODE: detail" and gives exit code 1.</summary>
     public static async Task<int> Run(ParseResult parse, CancellationToken ct, Func<ClientContext, CancellationToken, Task<int>> action)
     {
-        using var client = new ClientContext(parse);
+        ClientContext made;
+        try
+        {
+            made = new ClientContext(parse);
+        }
+        catch (UsageException e)
+        {
+            await parse.InvocationConfiguration.Error.WriteLineAsync($"actornat: {e.Message}");
+            return 2;
+        }
+        using var client = made;
         try
         {
             return await action(client, ct);

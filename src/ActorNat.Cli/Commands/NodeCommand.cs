@@ -23,10 +23,18 @@ public static class NodeCommand
         var metrics = new Option<string?>("--metrics") { Description = "HTTP/1.1 endpoint HOST:PORT of /metrics (Prometheus), /healthz/live and /healthz/ready. Default: a free port on the --grpc host (printed as metrics=URL); off: none.", HelpName = "HOST:PORT" };
         var natEvents = new Option<string?>("--nat-events") { Description = "NAT event log (session create/delete, ports exhausted; RFC 8158): off (default), log, jsonl:PATH, or log,jsonl:PATH.", HelpName = "MODE" };
         var activationLog = new Option<string?>("--activation-log") { Description = "Cluster backend: append a JSON line per entity start/stop and fence change to FILE (for `actornat chaos`; off by default).", HelpName = "FILE" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS for gRPC: the server certificate (PEM). With --tls-key the endpoints speak https (HTTP/2 over TLS). Required beyond loopback.", HelpName = "FILE" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "TLS for gRPC: the certificate's private key (PEM).", HelpName = "FILE" };
+        var tlsClientCa = new Option<string?>("--tls-client-ca") { Description = "mTLS: require client certificates issued by these CA certificates (PEM).", HelpName = "FILE" };
+        var packetToken = new Option<string?>("--packet-token") { Description = "Bearer token every NatService (packet path) call must carry.", HelpName = "TOKEN" };
+        var remotingCert = new Option<string?>("--remoting-cert") { Description = "Cluster backend: TLS for Akka remoting, this node's certificate (PEM). Members authenticate each other (mutual TLS). Required beyond loopback.", HelpName = "FILE" };
+        var remotingKey = new Option<string?>("--remoting-key") { Description = "Cluster backend: the remoting certificate's private key (PEM).", HelpName = "FILE" };
+        var remotingCa = new Option<string?>("--remoting-ca") { Description = "Cluster backend: CA certificates (PEM) of the members' remoting certificates. Without it, members must present this node's own certificate.", HelpName = "FILE" };
+        var allowInsecure = new Option<bool>("--allow-insecure") { Description = "Allow gRPC or remoting without TLS beyond loopback (the network encrypts and authenticates, e.g. a mesh)." };
         var shutdown = new Option<double?>("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight calls (default 30).", HelpName = "SECONDS" };
 
         var cmd = new Command("node", """
-            Run one ActorNat node in this process (Kestrel, HTTP/2 without TLS) until SIGTERM or Ctrl+C.
+            Run one ActorNat node in this process (Kestrel, HTTP/2; TLS with --tls-cert/--tls-key) until SIGTERM or Ctrl+C.
             Settings also come from appsettings.json (section "ActorNat") and environment variables (ACTORNAT__GRPCENDPOINT, ACTORNAT__ADMINTOKEN, …); flags win.
             Prints "node NAME grpc=URL admin=URL metrics=URL" once it serves. SIGTERM stops it gracefully; a second SIGTERM exits at once.
 
@@ -35,6 +43,7 @@ public static class NodeCommand
             """)
         {
             grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown, metrics, natEvents, activationLog,
+            tlsCert, tlsKey, tlsClientCa, packetToken, remotingCert, remotingKey, remotingCa, allowInsecure,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -53,6 +62,14 @@ public static class NodeCommand
             Set(nameof(NodeOptions.MetricsEndpoint), parse.GetValue(metrics));
             Set(nameof(NodeOptions.NatEvents), parse.GetValue(natEvents));
             Set(nameof(NodeOptions.ActivationLog), parse.GetValue(activationLog));
+            Set(nameof(NodeOptions.TlsCertificate), parse.GetValue(tlsCert));
+            Set(nameof(NodeOptions.TlsKey), parse.GetValue(tlsKey));
+            Set(nameof(NodeOptions.TlsClientCa), parse.GetValue(tlsClientCa));
+            Set(nameof(NodeOptions.PacketToken), parse.GetValue(packetToken));
+            Set(nameof(NodeOptions.RemotingCertificate), parse.GetValue(remotingCert));
+            Set(nameof(NodeOptions.RemotingKey), parse.GetValue(remotingKey));
+            Set(nameof(NodeOptions.RemotingCa), parse.GetValue(remotingCa));
+            if (parse.GetValue(allowInsecure)) Set(nameof(NodeOptions.AllowInsecure), "true");
             if (parse.GetValue(shutdown) is { } s) Set(nameof(NodeOptions.ShutdownTimeout), TimeSpan.FromSeconds(s).ToString("c"));
             var seedList = parse.GetValue(seeds) ?? [];
             for (int i = 0; i < seedList.Length; i++) Set($"{nameof(NodeOptions.Seeds)}:{i}", seedList[i]);

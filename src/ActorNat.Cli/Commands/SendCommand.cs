@@ -23,7 +23,7 @@ public static class SendCommand
         var seq = new Option<uint>("--seq") { Description = "TCP sequence number.", HelpName = "N" };
         var payload = new Option<uint>("--payload") { Description = "Payload length in bytes.", HelpName = "BYTES" };
         var iif = new Option<string?>("--iif") { Description = "Ingress interface.", HelpName = "IF" };
-        var key = new Option<string?>("--key") { Description = "Idempotency key (a retry with the same key is not applied twice).", HelpName = "KEY" };
+        var key = new Option<string?>("--idempotency-key") { Description = "Idempotency key, echoed in the verdict (at most 128 characters). (--key is the TLS client key.)", HelpName = "KEY" };
 
         var cmd = new Command("send", """
             Send one packet's metadata to a node and print its verdict and conntrack entry.

@@ -106,7 +106,7 @@ public static class ActorNatHosting
                 """, HoconAddMode.Prepend);
         }
 
-        b.WithRemoting(new RemoteOptions { HostName = o.Host, Port = o.Port, PublicHostName = o.PublicHost });
+        b.WithRemoting(RemotingTls.Options(new RemoteOptions { HostName = o.Host, Port = o.Port, PublicHostName = o.PublicHost }, o));
         b.WithClustering(new ClusterOptions
         {
             SeedNodes = o.Seeds.ToArray(),
