@@ -22,7 +22,9 @@ internal static class ClusterBackend
             Host = host,
             Port = port,
             PublicHost = options.PublicHostname,
-            Seeds = options.Seeds.Select(s => s.Contains("://") ? s : $"akka.tcp://actornat@{s}").ToList(),
+            // Remoting over TLS has its own protocol name in addresses.
+            Seeds = options.Seeds.Select(s => s.Contains("://") ? s
+                : $"{(string.IsNullOrEmpty(options.RemotingCertificate) ? "akka.tcp" : "akka.ssl.tcp")}://actornat@{s}").ToList(),
             Database = options.Database,
             ActivationLog = options.ActivationLog,
             RemotingCertificate = RemotingCertificate(options),

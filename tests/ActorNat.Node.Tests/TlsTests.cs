@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Sockets;
 using ActorNat.Cli.Commands;
@@ -124,5 +125,52 @@ public sealed class TlsTests : IDisposable
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Akka remoting over mutual TLS between real nodes: members with certificates of the cluster's CA form a cluster; a host with another CA's certificate cannot join.</summary>
+public sealed class RemotingTlsTests : IDisposable
+{
+    private readonly TestCerts _certs = new();
+
+    public void Dispose() => _certs.Dispose();
+
+    private Dictionary<string, string?> Member(string remoting, int seedPort, string cert, string key, string ca, string name) => new()
+    {
+        ["ActorNat:Backend"] = "cluster",
+        ["ActorNat:Database"] = "memory",
+        ["ActorNat:NodeName"] = name,
+        ["ActorNat:Remoting"] = remoting,
+        ["ActorNat:Seeds:0"] = $"127.0.0.1:{seedPort}",
+        ["ActorNat:RemotingCertificate"] = cert,
+        ["ActorNat:RemotingKey"] = key,
+        ["ActorNat:RemotingCa"] = ca,
+    };
+
+    private static async Task<int> Members(LiveNode n) =>
+        (await n.Admin.ClusterStatusAsync(new Wire.Empty())).Members.Count(m => m.Status == "Up");
+
+    [Fact]
+    public async Task Members_with_the_clusters_certificates_form_a_cluster_and_a_stranger_cannot_join()
+    {
+        int seed = TlsTests.FreePort();
+        var logs = new LogCapture();
+        await using var one = await LiveNode.StartAsync(Member($"127.0.0.1:{seed}", seed, _certs.ServerCert, _certs.ServerKey, _certs.CaPem, "node1"), logs);
+        await using var two = await LiveNode.StartAsync(Member("127.0.0.1:0", seed, _certs.Member2Cert, _certs.Member2Key, _certs.CaPem, "node2"));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await Members(one) < 2 && DateTime.UtcNow < deadline) await Task.Delay(100); // polling membership, with a deadline
+        Assert.True(await Members(one) == 2, string.Join("\n", logs.Records.Where(r => r.Level >= LogLevel.Information && r.Text.Length > 0).Select(r => r.Category + ": " + r.Text[..Math.Min(400, r.Text.Length)]).Take(40))
+            + (await one.Admin.ClusterStatusAsync(new Wire.Empty())));
+
+        // A host with a certificate of another CA (trusting that CA, and so willing to talk) is refused in the handshake.
+        long refused = ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers;
+        await using var stranger = await LiveNode.StartAsync(Member("127.0.0.1:0", seed, _certs.StrangerMemberCert, _certs.StrangerMemberKey, _certs.OtherCaPem, "stranger"));
+        deadline = DateTime.UtcNow.AddSeconds(60);
+        while (ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers == refused && DateTime.UtcNow < deadline) await Task.Delay(100); // polling the refusal count, with a deadline
+        Assert.True(ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers > refused, "the stranger's certificate was never refused");
+        Assert.Equal(2, await Members(one));
+        Assert.DoesNotContain((await one.Admin.ClusterStatusAsync(new Wire.Empty())).Members, m => m.Address.Contains(stranger.Node.Options.NodeName));
+        var strangerSystem = stranger.Node.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        Assert.NotEqual(Akka.Cluster.MemberStatus.Up, Akka.Cluster.Cluster.Get(strangerSystem).SelfMember.Status);
     }
 }

@@ -12,6 +12,11 @@ namespace ActorNat.Cluster.Hosting;
 /// </summary>
 public static class RemotingTls
 {
+    private static long _refused;
+
+    /// <summary>Peer certificates refused by this process's remoting (all actor systems in it).</summary>
+    public static long RefusedPeers => Interlocked.Read(ref _refused);
+
     public static RemoteOptions Options(RemoteOptions remote, ClusterNodeOptions o)
     {
         if (o.RemotingCertificate is not { } cert) return remote;
@@ -27,6 +32,7 @@ public static class RemotingTls
             CustomValidator = (peer, _, _, _, log) =>
             {
                 bool ok = peer is not null && (ca is null ? string.Equals(peer.Thumbprint, own, StringComparison.OrdinalIgnoreCase) : ChainsTo(peer, ca));
+                if (!ok) Interlocked.Increment(ref _refused);
                 if (!ok) log.Warning("remoting TLS: refused a peer certificate {0}", peer?.Subject ?? "(none)");
                 return ok;
             },
