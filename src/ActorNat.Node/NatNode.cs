@@ -106,12 +106,12 @@ public sealed class NatNode : IAsyncDisposable
         var tls = TransportSecurity.Load(options);
         if (!tls.Tls && options.GrpcEndpoint.Trim().StartsWith("https://", StringComparison.OrdinalIgnoreCase))
             throw new NodeStartupException($"bad grpc endpoint \"{options.GrpcEndpoint}\": https needs --tls-cert and --tls-key (ActorNat:TlsCertificate/TlsKey)");
-        TransportSecurity.CheckExposure(options, tls, grpcEp, adminEp);
         var adminExposed = adminEp ?? grpcEp;
         if (!IPAddress.IsLoopback(adminExposed.Address) && string.IsNullOrEmpty(options.AdminToken))
             throw new NodeStartupException(
                 $"refusing to start: the admin API would listen on {adminExposed} (beyond loopback) without an admin token; " +
                 "set --admin-token / ActorNat:AdminToken, or bind the admin endpoint to 127.0.0.1 (--admin 127.0.0.1:PORT)");
+        TransportSecurity.CheckExposure(options, tls, grpcEp, adminEp);
 
         ListenOptions? grpcListen = null, adminListen = null, metricsListen = null;
         builder.WebHost.ConfigureKestrel(k =>

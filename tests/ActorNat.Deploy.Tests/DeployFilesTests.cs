@@ -155,7 +155,11 @@ public class DeployFilesTests
         // Listening beyond loopback, the image refuses to start without an admin token: the runner must give one.
         var refused = Assert.Throws<Xunit.Sdk.XunitException>(() => Validate(env, "Dockerfile ENV"));
         Assert.Contains("admin token", refused.Message);
-        var opts = Validate(env.Append(new KeyValuePair<string, string>("ACTORNAT__ADMINTOKEN", "t")).ToDictionary(), "Dockerfile ENV + token");
+        // With a token it still refuses clear-text gRPC beyond loopback: the runner gives TLS files, or says the network does it.
+        var withToken = env.Append(new KeyValuePair<string, string>("ACTORNAT__ADMINTOKEN", "t")).ToDictionary();
+        var clear = Assert.Throws<Xunit.Sdk.XunitException>(() => Validate(withToken, "Dockerfile ENV + token"));
+        Assert.Contains("without TLS", clear.Message);
+        var opts = Validate(withToken.Append(new KeyValuePair<string, string>("ACTORNAT__ALLOWINSECURE", "true")).ToDictionary(), "Dockerfile ENV + token + insecure");
         Assert.Contains(Port(opts.GrpcEndpoint), d.Exposed);
         Assert.Contains(Port(opts.MetricsEndpoint!), d.Exposed);
         Assert.Contains(Port(opts.ManagementEndpoint), d.Exposed);
