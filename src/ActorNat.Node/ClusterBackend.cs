@@ -126,6 +126,7 @@ internal static class ClusterBackend
             if (_ctx.Router.IsNobody()) return ValueTask.FromResult((false, "regions starting"));
             if (!_ctx.Config.Loaded) return ValueTask.FromResult((false, "waiting for the cluster's configuration"));
             if (_warmup is { } w) return ValueTask.FromResult((false, w));
+            if (JournalMeter.Get(_system).Problem is { } journal) return ValueTask.FromResult((false, journal));
             return ValueTask.FromResult((true, "up"));
         }
     }

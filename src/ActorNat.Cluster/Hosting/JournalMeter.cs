@@ -24,6 +24,33 @@ public sealed class JournalMeter : IExtension
     public void Observe(Action<JournalWrite>? observer) => Volatile.Write(ref _observer, observer);
 
     internal void Record(in JournalWrite write) => Volatile.Read(ref _observer)?.Invoke(write);
+
+    // ---- the journal's health: readiness turns off while writes fail ----
+
+    /// <summary>How long a failed write keeps readiness off without another failure (a success clears it at once).</summary>
+    public static readonly TimeSpan ProblemHoldsFor = TimeSpan.FromSeconds(15);
+
+    private long _lastFailureTicks, _lastSuccessTicks;
+    private string? _lastError;
+
+    internal void Succeeded() => Volatile.Write(ref _lastSuccessTicks, Environment.TickCount64);
+
+    internal void Failed(string journal, Exception e)
+    {
+        Volatile.Write(ref _lastError, $"the {journal} journal cannot write: {e.GetType().Name}: {e.Message}");
+        Volatile.Write(ref _lastFailureTicks, Environment.TickCount64);
+    }
+
+    /// <summary>Why the journal is not writing now (its last write failed, recently, and none succeeded since), or null.</summary>
+    public string? Problem
+    {
+        get
+        {
+            long failed = Volatile.Read(ref _lastFailureTicks);
+            if (failed == 0 || failed <= Volatile.Read(ref _lastSuccessTicks)) return null;
+            return Environment.TickCount64 - failed > (long)ProblemHoldsFor.TotalMilliseconds ? null : Volatile.Read(ref _lastError);
+        }
+    }
 }
 
 public sealed class JournalMeterProvider : ExtensionIdProvider<JournalMeter>

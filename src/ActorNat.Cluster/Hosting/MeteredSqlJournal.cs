@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Journal;
 using ActorNat.Cluster.Fencing;
@@ -27,6 +28,25 @@ public sealed class MeteredSqlJournal : SqlWriteJournal
         _meter = JournalMeter.Get(Context.System);
         _fence = JournalFence.Get(Context.System);
         _name = journalConfig.GetString(MeterNameKey, "events");
+        _log = Context.GetLogger(); // taken here: the write path continues off the actor's thread
+    }
+
+    private readonly ILoggingAdapter _log;
+    private long _lastLogTicks;
+    private int _unlogged;
+
+    /// <summary>One error line per 10 s at most, with how many failures it stands for (the journal may fail per request).</summary>
+    private void LogFailure(Exception e)
+    {
+        long now = Environment.TickCount64, last = Volatile.Read(ref _lastLogTicks);
+        if (last != 0 && now - last < 10_000 || Interlocked.CompareExchange(ref _lastLogTicks, now, last) != last)
+        {
+            Interlocked.Increment(ref _unlogged);
+            return;
+        }
+        int more = Interlocked.Exchange(ref _unlogged, 0);
+        _log.Error("the {0} journal cannot write ({1} more failures since the last line); this node is not ready: {2}: {3}",
+            _name, more, e.GetType().Name, e.Message);
     }
 
     protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
@@ -44,11 +64,14 @@ public sealed class MeteredSqlJournal : SqlWriteJournal
         {
             result = await base.WriteMessagesAsync(writes, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception e)
         {
             _meter.Record(new JournalWrite(_name, Stopwatch.GetElapsedTime(start), events, 0, Failed: true));
+            _meter.Failed(_name, e);
+            LogFailure(e);
             throw;
         }
+        _meter.Succeeded();
         int rejected = 0;
         if (result is not null)
             foreach (var e in result) if (e is not null) rejected++;
