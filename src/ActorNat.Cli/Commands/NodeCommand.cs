@@ -85,7 +85,7 @@ public static class NodeCommand
                     await err.WriteLineAsync($"actornat node: cannot listen: {e.Message}");
                     return 2;
                 }
-                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}" + (node.MetricsUrl is { } m ? $" metrics={m}" : ""));
+                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}" + (node.MetricsUrl is { } m ? $" metrics={m} dashboard={node.DashboardUrl}" : ""));
                 await output.FlushAsync(CancellationToken.None);
                 // The host stops on SIGTERM/SIGINT by itself; ct is System.CommandLine's view of the same signals.
                 try
