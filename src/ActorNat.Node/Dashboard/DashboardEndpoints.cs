@@ -19,7 +19,7 @@ public static class DashboardEndpoints
 {
     public const string Path = "/dashboard/";
     public const int ConntrackLimit = 500;
-    private static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(2), MembersTimeout = TimeSpan.FromSeconds(4);
+    private static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(2), MembersTimeout = TimeSpan.FromSeconds(3);
 
     private static readonly HttpClient Peers = new(new SocketsHttpHandler { ConnectTimeout = PeerTimeout, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
 
@@ -32,6 +32,8 @@ public static class DashboardEndpoints
     {
         services.AddSingleton<MetricsHistory>();
         services.AddHostedService(sp => sp.GetRequiredService<MetricsHistory>());
+        services.AddSingleton<MembershipEvents>();
+        services.AddHostedService(sp => sp.GetRequiredService<MembershipEvents>());
     }
 
     public static void MapDashboard(WebApplication app)
@@ -68,7 +70,7 @@ public static class DashboardEndpoints
     public sealed record MemberInfo(string Address, IReadOnlyList<string> Roles, string Status, bool IsSelf, bool IsLeader, int Shards,
         long Entries, string GrpcEndpoint, LocalView? View, string? Error);
 
-    public sealed record ClusterInfo(string Backend, string Self, string? MembersError, IReadOnlyList<MemberInfo> Members);
+    public sealed record ClusterInfo(string Backend, string Self, string? MembersError, IReadOnlyList<MemberInfo> Members, IReadOnlyList<MembershipEvent> Events);
 
     private static async Task<IResult> ClusterAsync(IServiceProvider sp, CancellationToken ct)
     {
@@ -86,11 +88,12 @@ public static class DashboardEndpoints
             try
             {
                 members = await view.MembersAsync(cts.Token);
+                foreach (var x in members) if (x.GrpcEndpoint.Length > 0) KnownEndpoints[x.Address] = x.GrpcEndpoint;
             }
             catch (Exception e) when (e is OperationCanceledException or TimeoutException or Akka.Actor.AskTimeoutException && !ct.IsCancellationRequested)
             {
                 error = $"the cluster did not report its members within {MembersTimeout.TotalSeconds:0} s ({e.GetType().Name})";
-                members = [new MemberView(options.Remoting ?? info.GrpcUrl, [], "?", true, false, 0, 0, info.GrpcUrl)];
+                members = AkkaMembers(sp) ?? [new MemberView(options.Remoting ?? info.GrpcUrl, [], "?", true, false, 0, 0, info.GrpcUrl)];
             }
         }
         else
@@ -105,8 +108,24 @@ public static class DashboardEndpoints
             var (peer, why) = await PeerAsync(client, x.GrpcEndpoint, ct);
             return new MemberInfo(x.Address, x.Roles, x.Status, false, x.IsLeader, x.Shards, x.Entries, x.GrpcEndpoint, peer, why);
         }));
-        return Results.Json(new ClusterInfo(options.Backend, members.FirstOrDefault(x => x.IsSelf)?.Address ?? "", error, results), Json);
+        return Results.Json(new ClusterInfo(options.Backend, members.FirstOrDefault(x => x.IsSelf)?.Address ?? "", error, results,
+            sp.GetRequiredService<MembershipEvents>().Recent()), Json);
     }
+
+    /// <summary>
+    /// When the members do not all answer (one just died): Akka's own view of membership and reachability, without
+    /// shards and entries (each member counts those itself), and gRPC endpoints learnt on earlier polls.
+    /// </summary>
+    private static List<MemberView>? AkkaMembers(IServiceProvider sp)
+    {
+        if (sp.GetService<Akka.Actor.ActorSystem>() is not { } system) return null;
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var state = cluster.State;
+        return state.Members.Select(m => new MemberView(m.Address.HostPort(), [.. m.Roles], state.Unreachable.Contains(m) ? "Unreachable" : m.Status.ToString(),
+            m.Address == cluster.SelfAddress, state.Leader == m.Address, 0, 0, KnownEndpoints.GetValueOrDefault(m.Address.HostPort(), ""))).ToList();
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> KnownEndpoints = new();
 
     /// <summary>A peer's own numbers, asked over its gRPC endpoint (HTTP/2 prior knowledge); an error says why not.</summary>
     private static async Task<(LocalView?, string?)> PeerAsync(HttpClient client, string endpoint, CancellationToken ct)

@@ -10,7 +10,8 @@ window.actornat = { charts, cluster: null, updates: 0 };
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => n == null ? "–" : Math.round(n).toLocaleString("en-US");
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
-const nodeName = (m) => m.view ? m.view.node : m.address;
+const names = new Map();      // member address -> node name, remembered after the member is gone
+const nodeName = (m) => { if (m.view) names.set(m.address, m.view.node); return names.get(m.address) || m.address; };
 
 async function getJson(path) {
   const r = await fetch(API + path, { cache: "no-store" });
@@ -28,7 +29,7 @@ function chart(id, series, data, opts = {}) {
   let c = charts[id];
   if (c && c._key !== key) { c.destroy(); c = null; }
   if (!c) {
-    c = new uPlot({ width, height: 200, series: [{}, ...series], legend: { live: false }, cursor: { show: opts.kind !== "bars" },
+    c = new uPlot({ width, height: 200, series: [{}, ...series], legend: { live: false }, cursor: { show: !(opts.kind || "").startsWith("bars") },
       scales: opts.scales || { x: { time: true } }, axes: opts.axes, padding: [8, 8, 0, 0] }, data, el);
     c._key = key;
     charts[id] = c;
@@ -46,7 +47,7 @@ function barChart(id, names, values, label, color) {
   const xs = names.map((_, i) => i);
   chart(id, [{ label, fill: color + "cc", stroke: color, paths: uPlot.paths.bars({ size: [0.5, 80] }), points: { show: false } }],
     [xs, values], {
-      kind: "bars",
+      kind: "bars:" + names.join(","),
       scales: { x: { time: false, range: () => [-0.5, Math.max(0.5, names.length - 0.5)] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [{ splits: () => xs, values: (u, splits) => splits.map((i) => names[i] ?? ""), grid: { show: false } }, {}],
     });
@@ -134,7 +135,7 @@ function drawMembers(c) {
     <td>${esc(m.address)}</td>
     <td><span class="badge ${statusClass(m.status)}">${esc(m.status)}</span></td>
     <td>${esc((m.roles || []).join(", "))}</td>
-    <td class="num">${fmt(m.shards)}</td><td class="num">${fmt(m.entries)}</td>
+    <td class="num">${c.membersError ? "–" : fmt(m.shards)}</td><td class="num">${c.membersError ? "–" : fmt(m.entries)}</td>
     <td class="muted">${esc(m.grpcEndpoint || "")}</td>
     <td>${m.view ? "ok" : `<span class="error">unreachable: ${esc(m.error || "?")}</span>`}</td></tr>`);
   $("members").tBodies[0].innerHTML = rows.join("");
@@ -144,6 +145,7 @@ function drawMembers(c) {
   $("summary").textContent = `${c.backend} backend · ${c.members.length} member${c.members.length === 1 ? "" : "s"}, ${up} up`;
   const self = c.members.find((m) => m.isSelf);
   $("self").textContent = self ? `${nodeName(self)} · ${self.address}` : "";
+  if (c.membersError) return; // keep the last spread rather than draw zeros nobody counted
   const names = c.members.map(nodeName);
   barChart("chart-shards", names, c.members.map((m) => m.shards), "shards", "#1f77b4");
   barChart("chart-entries", names, c.members.map((m) => m.entries), "entries", "#2ca02c");
@@ -171,11 +173,19 @@ function drawPools(views) {
   $("exhaustion").textContent = `Exhaustion drops (ports-exhausted) since the nodes started: ${fmt(drops)} · ports_exhausted NAT events: ${fmt(events)}`;
 }
 
+function drawEvents(c) {
+  const cls = { up: "up", "reachable again": "up", unreachable: "unreachable", downed: "down", removed: "down" };
+  $("events").tBodies[0].innerHTML = c.events.slice(0, 12).map((e) => `<tr><td>${new Date(e.t).toLocaleTimeString()}</td>
+    <td>${esc(names.get(e.address) || "")}</td><td>${esc(e.address)}</td><td><span class="badge ${cls[e.event] || "other"}">${esc(e.event)}</span></td></tr>`).join("")
+    || `<tr><td colspan="4" class="muted">none (a single node, or nothing changed)</td></tr>`;
+}
+
 async function refresh() {
   try {
     const c = await getJson("cluster");
     window.actornat.cluster = c;
     drawMembers(c);
+    drawEvents(c);
     const views = c.members.filter((m) => m.view).map((m) => m.view);
     drawRates(views);
     drawPools(views);
