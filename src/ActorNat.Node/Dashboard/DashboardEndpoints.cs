@@ -105,7 +105,7 @@ public static class DashboardEndpoints
         var results = await Task.WhenAll(members.Select(async x =>
         {
             if (x.IsSelf) return new MemberInfo(x.Address, x.Roles, x.Status, true, x.IsLeader, x.Shards, x.Entries, x.GrpcEndpoint, self, null);
-            var (peer, why) = await PeerAsync(client, x.GrpcEndpoint, ct);
+            var (peer, why) = await PeerAsync(client, Reachable(x.GrpcEndpoint, x.Address), ct);
             return new MemberInfo(x.Address, x.Roles, x.Status, false, x.IsLeader, x.Shards, x.Entries, x.GrpcEndpoint, peer, why);
         }));
         return Results.Json(new ClusterInfo(options.Backend, members.FirstOrDefault(x => x.IsSelf)?.Address ?? "", error, results,
@@ -126,6 +126,20 @@ public static class DashboardEndpoints
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> KnownEndpoints = new();
+
+    /// <summary>
+    /// A member bound to all interfaces advertises http://0.0.0.0:PORT (its listener): reach it at the host of its
+    /// cluster address instead (actornat@HOST:PORT), which other members already reach.
+    /// </summary>
+    internal static string Reachable(string endpoint, string memberAddress)
+    {
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || !(uri.Host is "0.0.0.0" or "[::]" or "::")) return endpoint;
+        var at = memberAddress.LastIndexOf('@');
+        var hostPort = at >= 0 ? memberAddress[(at + 1)..] : memberAddress;
+        var colon = hostPort.LastIndexOf(':');
+        var host = colon > 0 ? hostPort[..colon] : hostPort;
+        return host.Length == 0 ? endpoint : new UriBuilder(uri) { Host = host }.Uri.ToString().TrimEnd('/');
+    }
 
     /// <summary>A peer's own numbers, asked over its gRPC endpoint (HTTP/2 prior knowledge); an error says why not.</summary>
     private static async Task<(LocalView?, string?)> PeerAsync(HttpClient client, string endpoint, CancellationToken ct)
