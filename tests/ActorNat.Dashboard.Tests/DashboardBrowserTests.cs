@@ -24,9 +24,10 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
     public async Task Dashboard_of_a_three_node_cluster_under_load_shows_every_panel_and_a_killed_node()
     {
         Assert.True(Chromium.Executable is not null, "chromium is not installed: bash deploy/install-deps.sh");
-        var shots = Environment.GetEnvironmentVariable("ACTORNAT_SCREENSHOT_DIR") is { Length: > 0 } dir ? Path.GetFullPath(dir)
-            : Directory.CreateTempSubdirectory("actornat-dashboard-shots-").FullName;
         await using var cluster = new LocalCluster();
+        // ACTORNAT_SCREENSHOT_DIR=docs/img (relative to the repository) refreshes the README's pictures.
+        var shots = Environment.GetEnvironmentVariable("ACTORNAT_SCREENSHOT_DIR") is { Length: > 0 } dir ? Path.Combine(cluster.Repo, dir)
+            : Directory.CreateTempSubdirectory("actornat-dashboard-shots-").FullName;
         await cluster.UpAsync(3);
         using var channel = GrpcChannel.ForAddress(cluster.Grpc[1]);
         var admin = new Wire.AdminService.AdminServiceClient(channel);
