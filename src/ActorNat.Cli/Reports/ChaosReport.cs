@@ -34,7 +34,7 @@ public static class ChaosReport
         body.Append(exit == 0 ? "<p class=\"ok\">every check passed (0 lost, 0 duplicate tuples, 0 double activations)</p>\n"
             : "<p class=\"bad\">a check failed: see the report below</p>\n");
         body.Append("<h2>Requests over time <span class=\"muted\">(per second; shaded: a fault in force, from injection until every node served again; " +
-                    "◆ the fault, ● its sampled flows all answered again)</span></h2><div class=\"chart\" id=\"requests\"></div>\n");
+                    "purple ● the fault injected, green ● its sampled flows all answered again)</span></h2><div class=\"chart\" id=\"requests\"></div>\n");
         body.Append("<h2>Faults</h2>\n<table><tr><th>#</th><th>Kind</th><th>Node</th><th>At (s)</th><th>Until (s)</th><th>Recovery (s)</th><th>Affected flows</th><th>Failed</th><th>Unknown</th><th>Note</th></tr>\n");
         foreach (var f in faults)
             body.Append($"<tr><td>{f.Index}</td><td>{HtmlReport.Encode(f.Kind)}</td><td>{f.Node}</td><td class=\"num\">{f.AtMs / 1000.0:F1}</td><td class=\"num\">{f.EndMs / 1000.0:F1}</td>" +
