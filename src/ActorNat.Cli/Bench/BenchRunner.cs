@@ -177,6 +177,15 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         var timeline = new List<BenchSample>();
         long sampledCount = 0, sampledFailed = 0;
         var sampledAt = TimeSpan.Zero;
+        void Sample()
+        {
+            var at = total.Elapsed;
+            if ((at - sampledAt).TotalSeconds <= 0.2) return;
+            long n = Progress, failed = _workers.Sum(w => Interlocked.Read(ref w.Failed));
+            double dt = (at - sampledAt).TotalSeconds;
+            timeline.Add(new BenchSample(Math.Round(at.TotalSeconds, 3), Math.Max(0, n - sampledCount) / dt, Math.Max(0, failed - sampledFailed) / dt, _measuring));
+            (sampledCount, sampledFailed, sampledAt) = (n, failed, at);
+        }
         var end = settings.Warmup + settings.Duration;
         while (total.Elapsed < end && !ct.IsCancellationRequested && !tasks.All(t => t.IsCompleted))
         {
@@ -188,6 +197,8 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
             if (!_measuring && total.Elapsed >= settings.Warmup)
             {
                 // End of warm-up: the workers' counters and histograms restart (each worker resets its own, see Account).
+                Sample(); // the warm-up's last interval; the measured ones count from zero
+                (sampledCount, sampledFailed) = (0, 0);
                 _measuring = true;
                 measured.Restart();
                 nodeCpu0 = settings.NodePid is { } pid1 ? ProcessCpu.Seconds(pid1) : null;
@@ -196,14 +207,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
             long count = Progress;
             if (count < lastCount) lastCount = 0; // the workers restarted their counters at the end of warm-up
             var now = total.Elapsed;
-            long failed = _workers.Sum(w => Interlocked.Read(ref w.Failed));
-            if (count < sampledCount) (sampledCount, sampledFailed) = (0, 0); // the warm-up's counters restarted
-            if ((now - sampledAt).TotalSeconds > 0.2)
-            {
-                double dt = (now - sampledAt).TotalSeconds;
-                timeline.Add(new BenchSample(Math.Round(now.TotalSeconds, 3), (count - sampledCount) / dt, Math.Max(0, failed - sampledFailed) / dt, _measuring));
-                (sampledCount, sampledFailed, sampledAt) = (count, failed, now);
-            }
+            Sample();
             if (progress is not null && now - lastTick >= TimeSpan.FromSeconds(0.9))
             {
                 double rate = (count - lastCount) / (now - lastTick).TotalSeconds;

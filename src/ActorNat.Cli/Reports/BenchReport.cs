@@ -28,7 +28,7 @@ public static class BenchReport
         body.Append($"<h1>actornat bench — {HtmlReport.Encode((string)j["mode"]!)}</h1>\n");
         body.Append($"<p class=\"muted\">{HtmlReport.Encode((string)j["transport"]!)}, batch {j["batch"]}, concurrency {j["concurrency"]}, " +
                     $"{j["duration_s"]} s measured after {j["warmup_s"]} s of warm-up · generated {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC</p>\n");
-        body.Append($"<p><b>{r.PerSecond:N0} verdicts/s</b> · {r.Requests:N0} verdicts, {r.Failed:N0} failed · " +
+        body.Append($"<p><b>{r.PerSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} verdicts/s</b> · {r.Requests:N0} verdicts, {r.Failed:N0} failed · " +
                     (r.Violations == 0 ? $"<span class=\"ok\">{r.Checked:N0} checked, 0 wrong</span>" : $"<span class=\"bad\">{r.Violations:N0} of {r.Checked:N0} checked verdicts wrong</span>") + "</p>\n");
         body.Append("<h2>Throughput over time <span class=\"muted\">(verdicts/s per interval; warm-up in grey)</span></h2><div class=\"chart\" id=\"throughput\"></div>\n");
         body.Append($"<h2>Latency histogram <span class=\"muted\">(per {HtmlReport.Encode((string)j["latency_ms"]!["unit"]!)}, calls per bucket)</span></h2><div class=\"chart\" id=\"latency\"></div>\n");
