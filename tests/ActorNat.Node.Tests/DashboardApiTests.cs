@@ -84,6 +84,17 @@ public class DashboardApiTests
     public void A_bad_filter_says_which_option(string query, string message) =>
         Assert.Contains(message, Assert.Throws<FormatException>(() => ConntrackQuery.Parse(query)).Message);
 
+    [Theory]
+    [InlineData("127.0.0.1", null, "", true)]
+    [InlineData("::1", "t", "", true)]
+    [InlineData("::ffff:127.0.0.1", "t", "", true)]
+    [InlineData("10.1.2.3", null, "", false)]
+    [InlineData("10.1.2.3", "t", "", false)]
+    [InlineData("10.1.2.3", "t", "Bearer x", false)]
+    [InlineData("10.1.2.3", "t", "Bearer t", true)]
+    public void Listings_beyond_loopback_need_the_admin_token(string remote, string? token, string header, bool shown) =>
+        Assert.Equal(shown, DashboardEndpoints.Admits(IPAddress.Parse(remote), token, header) is null);
+
     [Fact]
     public void Scrape_text_is_read_back_with_labels_and_infinities()
     {

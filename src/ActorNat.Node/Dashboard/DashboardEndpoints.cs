@@ -43,12 +43,38 @@ public static class DashboardEndpoints
         app.MapGet(Path + "{file}", (string file) => Asset(file));
         app.MapGet(Path + "api/local", (HttpContext http) => Results.Json(Local(http.RequestServices), Json));
         app.MapGet(Path + "api/cluster", (Delegate)((HttpContext http) => ClusterAsync(http.RequestServices, http.RequestAborted)));
-        app.MapGet(Path + "api/conntrack", (Delegate)((HttpContext http, string? q) => ConntrackAsync(http.RequestServices, q, http.RequestAborted)));
-        app.MapGet(Path + "api/config", async (INatBackend backend, CancellationToken ct) =>
+        app.MapGet(Path + "api/conntrack", (Delegate)((HttpContext http, string? q) =>
+            Refusal(http) is { } no ? Task.FromResult(no) : ConntrackAsync(http.RequestServices, q, http.RequestAborted)));
+        app.MapGet(Path + "api/config", async (HttpContext http, INatBackend backend, CancellationToken ct) =>
         {
+            if (Refusal(http) is { } no) return no;
             var c = await backend.GetConfigAsync(ct);
             return Results.Json(new { addresses = c.Addresses, routes = c.Routes, rules = c.Rules }, Json);
         });
+    }
+
+    /// <summary>
+    /// The conntrack table and the configuration are the admin service's listings: from beyond loopback (a metrics
+    /// endpoint bound to all interfaces) they need the admin token (page URL #token=…), and are refused when none is set.
+    /// </summary>
+    private static IResult? Refusal(HttpContext http)
+    {
+        var token = http.RequestServices.GetRequiredService<IOptions<NodeOptions>>().Value.AdminToken;
+        return Admits(http.Connection.RemoteIpAddress, token, http.Request.Headers.Authorization.ToString()) switch
+        {
+            null => null,
+            var why => Results.Json(new { error = why }, Json, statusCode: StatusCodes.Status403Forbidden),
+        };
+    }
+
+    /// <summary>Null when a listing may be shown to this caller; otherwise why not.</summary>
+    public static string? Admits(IPAddress? remote, string? token, string authorization)
+    {
+        if (remote is not null && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)) return null;
+        if (string.IsNullOrEmpty(token)) return "the conntrack table and the configuration are shown beyond loopback only with an admin token (set --admin-token)";
+        var given = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].Trim() : "";
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(token))
+            ? null : "this listing needs the admin token: open the dashboard as …/dashboard/#token=TOKEN";
     }
 
     private static IResult Asset(string file)

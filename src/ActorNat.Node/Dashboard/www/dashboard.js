@@ -14,7 +14,9 @@ const names = new Map();      // member address -> node name, remembered after t
 const nodeName = (m) => { if (m.view) names.set(m.address, m.view.node); return names.get(m.address) || m.address; };
 
 async function getJson(path) {
-  const r = await fetch(API + path, { cache: "no-store" });
+  // The admin token, from the page's #token=… (never sent to anything but this node's own JSON).
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  const r = await fetch(API + path, { cache: "no-store", headers: token ? { Authorization: "Bearer " + token } : {} });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(body.error || `HTTP ${r.status}`);
   return body;
