@@ -6,7 +6,12 @@ namespace ActorNat.Cli.Simulate;
 /// <summary>One flow of a scenario after count expansion (the oracle's `flows[i]`).</summary>
 public sealed record ScenarioFlow(
     int Index, string Proto, string Src, int Sport, string Dst, int Dport, int IcmpId, string? Label, bool Reply,
-    int Packets, double Interval, double ReplyTimeout, string Close, double ConnectTimeout, double Wait);
+    int Packets, double Interval, double ReplyTimeout, string Close, double ConnectTimeout, double Wait,
+    int IcmpType = 8, int IcmpCode = 0, bool Listener = true)
+{
+    /// <summary>The scenario set the ICMP type or code: the output carries both (the oracle's `type`/`code`).</summary>
+    public bool IcmpTypeGiven { get; init; }
+}
 
 /// <summary>A scenario step: a flow, or one of the actions sleep, dump, close and exec.</summary>
 public abstract record ScenarioStep;
@@ -146,7 +151,7 @@ public sealed class Scenario
     {
         foreach (var p in f.EnumerateObject())
             if (p.Name is not ("proto" or "src" or "sport" or "dst" or "dport" or "id" or "label" or "reply" or "packets" or "interval"
-                or "reply_timeout" or "close" or "connect_timeout" or "count" or "sport_step" or "wait"))
+                or "reply_timeout" or "close" or "connect_timeout" or "count" or "sport_step" or "wait" or "type" or "code" or "listener"))
                 throw Unsupported($"flow field \"{p.Name}\"");
         var proto = Str(f, "proto") ?? throw new ParseException("a flow needs \"proto\"", "proto");
         if (proto is not ("tcp" or "udp" or "icmp")) throw Unsupported($"flow proto \"{proto}\"");
@@ -154,6 +159,14 @@ public sealed class Scenario
         int count = Int(f, "count") ?? 1;
         int step = Int(f, "sport_step") ?? 1;
         var close = Str(f, "close") ?? "none";
+        int icmpType = Int(f, "type") ?? 8, icmpCode = Int(f, "code") ?? 0;
+        if (proto != "icmp" && (f.TryGetProperty("type", out _) || f.TryGetProperty("code", out _)))
+            throw new ParseException("\"type\" and \"code\" are for ICMP flows", "type");
+        if (icmpType is < 0 or > 255) throw new ParseException($"ICMP type {icmpType} out of range 0-255", "type");
+        if (icmpCode is < 0 or > 255) throw new ParseException($"ICMP code {icmpCode} out of range 0-255", "code");
+        bool listener = !f.TryGetProperty("listener", out var ls) || ls.GetBoolean();
+        if (proto == "icmp" && !listener) throw new ParseException("\"listener\" is for UDP/TCP flows", "listener");
+        bool typeGiven = f.TryGetProperty("type", out _) || f.TryGetProperty("code", out _);
         if (close is not ("none" or "fin" or "rst")) throw Unsupported($"flow close \"{close}\"");
         var list = new List<ScenarioFlow>();
         for (int k = 0; k < count; k++)
@@ -171,7 +184,8 @@ public sealed class Scenario
                 Dbl(f, "reply_timeout") ?? (reply ? 0.5 : 0.05),
                 close,
                 Dbl(f, "connect_timeout") ?? 1.5,
-                Dbl(f, "wait") ?? 0));
+                Dbl(f, "wait") ?? 0,
+                icmpType, icmpCode, listener) { IcmpTypeGiven = typeGiven });
         }
         return list;
     }
