@@ -169,7 +169,7 @@ public sealed class Simulator
     }
 
     /// <summary>
-    /// UDP or ICMP: each packet, its answer (when the peer answers), then the interval. A UDP packet to a port nobody
+    /// UDP or ICMP: each packet, its answer (when the peer answers), and the interval before the next packet. A UDP packet to a port nobody
     /// listens on is answered by the peer's kernel with a port unreachable quoting it; the client's connected socket
     /// sees ECONNREFUSED when NAT translated that error back to it (RELATED).
     /// </summary>
@@ -192,7 +192,8 @@ public sealed class Simulator
                 if (Refused(v.Rewritten, tuple)) refused++;
             }
             else Advance(flow.ReplyTimeout);
-            Advance(flow.Interval);
+            // The oracle pauses between packets, not after the last one.
+            if (n + 1 < flow.Packets) Advance(flow.Interval);
         }
         _outcomes.Add(new FlowOutcome(flow, tuple, $"replies={answered}/{flow.Packets}" + (refused > 0 ? $" refused={refused}" : "")));
     }
