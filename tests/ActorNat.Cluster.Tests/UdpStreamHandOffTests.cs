@@ -1,6 +1,7 @@
 using ActorNat.Core.Conntrack;
 using ActorNat.Core.Engine;
 using ActorNat.Core.Net;
+using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Xunit.Abstractions;
 

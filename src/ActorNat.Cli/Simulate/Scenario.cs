@@ -38,6 +38,14 @@ public sealed class Scenario
     public required IReadOnlyDictionary<string, string> Sysctl { get; init; }
     /// <summary>Every address that some namespace other than the router owns: those answer (a server, a client).</summary>
     public required IReadOnlySet<string> PeerAddresses { get; init; }
+    /// <summary>The other namespaces' link addresses with their prefixes: a hop answers from the one on the NAT address's subnet.</summary>
+    public IReadOnlyList<string> PeerLinkAddresses { get; init; } = [];
+    /// <summary>
+    /// Destinations another namespace has an `unreachable` or `prohibit` route to: its kernel answers a packet for them
+    /// with an ICMP destination unreachable (code 1 host unreachable, or 13 administratively prohibited) from its own
+    /// address, a hop on the path. (A `blackhole` route answers nothing, as no route at all.)
+    /// </summary>
+    public IReadOnlyList<(ActorNat.Core.Net.Prefix Prefix, byte Code)> UnreachableRoutes { get; init; } = [];
     public required IReadOnlyList<ScenarioStep> Steps { get; init; }
 
     public IEnumerable<ScenarioFlow> Flows => Steps.OfType<FlowStep>().Select(s => s.Flow);
@@ -58,6 +66,8 @@ public sealed class Scenario
         var sysctl = new Dictionary<string, string>();
         var peers = new HashSet<string>();
         var interfaces = new List<RouterInterface>();
+        var linkAddrs = new List<string>();
+        var unreachable = new List<(ActorNat.Core.Net.Prefix, byte)>();
 
         if (namespaces.ValueKind == JsonValueKind.Object)
         {
@@ -70,6 +80,11 @@ public sealed class Scenario
                     {
                         case "routes":
                             if (isRouter) routes.AddRange(setting.Value.EnumerateArray().Select(r => r.GetString()!));
+                            else
+                                foreach (var r in setting.Value.EnumerateArray().Select(r => r.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+                                    if (r.Length >= 2 && r[0] is "unreachable" or "prohibit")
+                                        unreachable.Add((ActorNat.Core.Net.Prefix.TryParse(r[1], out var pfx) ? pfx
+                                            : throw new ParseException($"invalid prefix \"{r[1]}\" in namespaces.{ns.Name}.routes", r[1]), r[0] == "prohibit" ? (byte)13 : (byte)1));
                             break;
                         case "iptables":
                             if (isRouter) iptables.AddRange(setting.Value.EnumerateArray().Select(r => r.GetString()!));
@@ -120,7 +135,7 @@ public sealed class Scenario
                     var ns = end.GetProperty("ns").GetString()!;
                     var addrs = end.TryGetProperty("addrs", out var ad) ? ad.EnumerateArray().Select(x => x.GetString()!).ToList() : [];
                     if (ns == router) interfaces.Add(new RouterInterface(end.GetProperty("dev").GetString()!, addrs));
-                    else foreach (var a in addrs) peers.Add(HostOf(a));
+                    else foreach (var a in addrs) { peers.Add(HostOf(a)); linkAddrs.Add(a); }
                 }
             }
         }
@@ -143,7 +158,7 @@ public sealed class Scenario
         return new Scenario
         {
             Name = name, Router = router, Interfaces = interfaces, Routes = routes, Iptables = iptables, Sysctl = sysctl,
-            PeerAddresses = peers, Steps = steps,
+            PeerAddresses = peers, Steps = steps, PeerLinkAddresses = linkAddrs, UnreachableRoutes = unreachable,
         };
     }
 

@@ -191,11 +191,38 @@ public sealed class Simulator
                 _now += RoundTripMs;
                 if (Refused(v.Rewritten, tuple)) refused++;
             }
-            else Advance(flow.ReplyTimeout);
+            else
+            {
+                // A hop without a route answers with an error (a UDP client's socket sees EHOSTUNREACH, which the
+                // oracle does not count); the client still waits out its reply timeout.
+                if (forwarded) HopError(v.Rewritten, tuple);
+                Advance(flow.ReplyTimeout);
+            }
             // The oracle pauses between packets, not after the last one.
             if (n + 1 < flow.Packets) Advance(flow.Interval);
         }
         _outcomes.Add(new FlowOutcome(flow, tuple, $"replies={answered}/{flow.Packets}" + (refused > 0 ? $" refused={refused}" : "")));
+    }
+
+    /// <summary>
+    /// The error a hop on the path sends for a packet that arrived as <paramref name="arrived"/>, when some namespace
+    /// routes its destination to `unreachable`/`prohibit`: from that hop's address on the NAT address's subnet. It must
+    /// come back RELATED, to the client, quoting the client's own packet.
+    /// </summary>
+    private void HopError(in FiveTuple arrived, in FiveTuple sent)
+    {
+        var dst = arrived.Dst;
+        var route = _scenario.UnreachableRoutes.Where(r => r.Prefix.Contains(dst)).OrderByDescending(r => r.Prefix.Length).FirstOrDefault();
+        if (route.Code == 0) return;
+        var nat = arrived.Src;
+        var hop = _scenario.PeerLinkAddresses.Select(a => (Cidr: a, Ok: Prefix.TryParse(a.Contains('/') ? a : a + "/32", out var p) ? p : default))
+            .FirstOrDefault(x => x.Ok.Length > 0 && x.Ok.Contains(nat)).Cidr;
+        if (hop is null) return;
+        _now += RoundTripMs;
+        var error = new Packet(FiveTuple.Icmp(IPv4.Parse(hop.Split('/')[0]), nat, Icmp.DestUnreachable, route.Code, 0)) { Embedded = arrived };
+        var v = Send(error);
+        if (!(v.Kind is VerdictKind.Translate or VerdictKind.NoNat && v.Embedded == sent))
+            throw new InvalidOperationException($"the hop's unreachable for {sent} did not come back to the client: {v.Kind} {v.Reason}");
     }
 
     /// <summary>The peer's port unreachable for a packet that arrived as <paramref name="arrived"/>: back at the client?</summary>
@@ -222,11 +249,13 @@ public sealed class Simulator
         }
         if (syn.Kind == VerdictKind.Drop || !peerAnswers)
         {
+            if (syn.Kind != VerdictKind.Drop) HopError(syn.Rewritten, tuple); // a soft error for a connecting socket: it retries
             // No SYN-ACK: the client retransmits its SYN after 1 s and gives up at connect_timeout.
             if (flow.ConnectTimeout > 1.0)
             {
                 Advance(1.0);
-                Send(new Packet(tuple, TcpFlags.Syn, isn));
+                var again = Send(new Packet(tuple, TcpFlags.Syn, isn));
+                if (again.Kind != VerdictKind.Drop) HopError(again.Rewritten, tuple);
                 Advance(flow.ConnectTimeout - 1.0);
             }
             else Advance(flow.ConnectTimeout);
