@@ -1,8 +1,8 @@
 namespace ActorNat.Core.Net;
 
 /// <summary>
-/// A conntrack tuple. For TCP/UDP the ports; for ICMP, as the kernel keys echo traffic, <see cref="SPort"/> carries the
-/// echo id and <see cref="DPort"/> carries type &lt;&lt; 8 | code. One 16-byte value type, so it hashes without allocating.
+/// A conntrack tuple. For TCP/UDP the ports; for ICMP, as the kernel keys it (icmp_pkt_to_tuple), <see cref="SPort"/>
+/// carries the id and <see cref="DPort"/> carries type &lt;&lt; 8 | code. One 16-byte value type, so it hashes without allocating.
 /// </summary>
 public readonly record struct FiveTuple(Protocol Proto, IPv4 Src, IPv4 Dst, ushort SPort, ushort DPort)
 {
