@@ -2,8 +2,9 @@
 # A local ActorNat cluster on 127.0.0.1.
 #
 #   deploy/local/cluster.sh up N [--config FILE] [--fresh]
-#                                                  start N nodes; prints "node I GRPC_URL" and "metrics I URL" (Prometheus
-#                                                  /metrics, /healthz/live, /healthz/ready) per node once each is SERVING.
+#                                                  start N nodes; prints "node I GRPC_URL", "metrics I URL" (Prometheus
+#                                                  /metrics, /healthz/live, /healthz/ready) and "dashboard I URL" (the
+#                                                  web dashboard) per node once each is SERVING.
 #                                                  The state of the previous run (SQLite file, PostgreSQL database) is kept
 #                                                  (a restart); --fresh wipes it first (a new experiment from empty state)
 #   deploy/local/cluster.sh down [--wipe]          stop exactly what `up` started (SIGTERM, then SIGKILL after a timeout);
@@ -47,7 +48,7 @@ log() { echo "cluster.sh: $*" >&2; }
 actornat_bin() {
   if [[ -n "${ACTORNAT_BIN:-}" ]]; then echo "$ACTORNAT_BIN"; return; fi
   local out="$RUN/bin"
-  if [[ ! -x "$out/actornat" || -n "$(find "$REPO/src" "$REPO/protos" -newer "$out/actornat" \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit 2>/dev/null)" ]]; then
+  if [[ ! -x "$out/actornat" || -n "$(find "$REPO/src" "$REPO/protos" -newer "$out/actornat" \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' -o -path '*/Dashboard/www/*' \) -print -quit 2>/dev/null)" ]]; then
     log "building actornat into $out"
     dotnet build "$REPO/src/ActorNat.Cli/ActorNat.Cli.csproj" -c Release -o "$out" -nologo -v quiet >&2 || die "build failed"
   fi
@@ -153,6 +154,7 @@ start_node() {
   done
   echo "$url" > "$RUN/node$i.url"
   sed -n 's/^node .* metrics=\([^ ]*\).*/\1/p' "$out" | head -1 > "$RUN/node$i.metrics"
+  sed -n 's/^node .* dashboard=\([^ ]*\).*/\1/p' "$out" | head -1 > "$RUN/node$i.dashboard"
   "$bin" health --target "$url" --wait "$START_TIMEOUT" >/dev/null || die "node $i at $url is not SERVING (see $err)"
   echo "$url"
 }
@@ -174,7 +176,7 @@ cmd_up() {
     if live_pid "$f" >/dev/null; then die "a cluster is already up in $RUN (run: cluster.sh down)"; fi
   done
   (( fresh )) && wipe_state
-  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics "$RUN"/node*.args
+  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics "$RUN"/node*.dashboard "$RUN"/node*.args
   local bin; bin="$(actornat_bin)"
   echo "$n" > "$RUN/size"
 
@@ -182,6 +184,7 @@ cmd_up() {
     local url; url="$(start_node 1 "$bin" --backend cluster --database "sqlite:$RUN/node1.db" "${extra[@]}")"
     echo "node 1 $url"
     echo "metrics 1 $(cat "$RUN/node1.metrics")"
+    echo "dashboard 1 $(cat "$RUN/node1.dashboard")"
     return
   fi
 
@@ -197,6 +200,7 @@ cmd_up() {
       || { cmd_down; exit 1; }
     echo "node $i $url"
     echo "metrics $i $(cat "$RUN/node$i.metrics")"
+    echo "dashboard $i $(cat "$RUN/node$i.dashboard")"
   done
 }
 
@@ -289,6 +293,7 @@ cmd_start() {
   url="$(restart_node "$i" "${grpc:-127.0.0.1:0}")"
   echo "node $i $url"
   echo "metrics $i $(cat "$RUN/node$i.metrics")"
+  echo "dashboard $i $(cat "$RUN/node$i.dashboard")"
 }
 
 cmd_signal() {
@@ -321,6 +326,7 @@ cmd_add() {
   echo $(( i )) > "$RUN/size"
   echo "node $i $url"
   echo "metrics $i $(cat "$RUN/node$i.metrics")"
+  echo "dashboard $i $(cat "$RUN/node$i.dashboard")"
 }
 
 cmd_leave() {
