@@ -27,7 +27,7 @@ fi
 [ -n "$cg_root" ] || { echo "scale-out.sh: no cpu cgroup controller found (mount | grep cgroup)" >&2; exit 1; }
 group=$cg_root/actornat-scale-$$
 
-work=$(mktemp -d /tmp/actornat-scale.XXXXXX)
+work=$(mktemp -d /tmp/actornat-scale.XXXXXX); chmod 755 "$work"   # PostgreSQL (its own user) keeps its data below
 bin=${ACTORNAT_BIN:-}
 if [ -z "$bin" ]; then
   dotnet build "$repo/src/ActorNat.Cli/ActorNat.Cli.csproj" -c Release -o "$work/bin" -nologo -v quiet >&2
@@ -36,7 +36,7 @@ fi
 run=""
 cleanup() {
   [ -n "$run" ] && ACTORNAT_RUN_DIR=$run ACTORNAT_BIN=$bin "$repo/deploy/local/cluster.sh" down >/dev/null 2>&1 || true
-  for g in "$group"/node*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
+  for g in "$group"/*/; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
   [ -d "$group" ] && rmdir "$group" 2>/dev/null
   rm -rf "$work"
 }
@@ -45,11 +45,13 @@ trap cleanup EXIT INT TERM
 mkdir -p "$group"
 quota_group() {  # quota_group NAME: a group holding QUOTA cores
   local g=$group/$1; mkdir -p "$g"
+  # One write of the whole value (the kernel refuses a second write of a lone newline).
   if [ "$cg_v" = 1 ]; then
-    local period; period=$(cat "$g/cpu.cfs_period_us")
-    python3 -c "print(int($QUOTA * $period))" > "$g/cpu.cfs_quota_us"
+    local period q; period=$(cat "$g/cpu.cfs_period_us"); q=$(python3 -c "print(int($QUOTA * $period))")
+    echo "$q" > "$g/cpu.cfs_quota_us"
   else
-    echo "$(python3 -c "print(int($QUOTA * 100000))") 100000" > "$g/cpu.max"
+    local q; q=$(python3 -c "print(int($QUOTA * 100000))")
+    echo "$q 100000" > "$g/cpu.max"
   fi
   echo "$g"
 }
