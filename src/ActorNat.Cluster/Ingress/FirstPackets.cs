@@ -14,7 +14,8 @@ namespace ActorNat.Cluster.Ingress;
 /// pool; the pool allocates, journals the group as one event and answers each packet itself, so no conntrack entity
 /// is started for a connection's first packet. A packet whose connection exists after all (another node's ingress saw
 /// it, or this node's hints were emptied) is sent on by the pool to its entity. Packets this cannot decide alone (an
-/// invalid start, a drop by the rules: an existing connection would not be dropped) go to their entity as before.
+/// invalid start, a drop by the rules: an existing connection would not be dropped; protocols other than TCP and UDP)
+/// go to their entity as before.
 /// </summary>
 public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
 {
@@ -25,6 +26,8 @@ public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
     public bool TryAdd(int index, in CorePacket packet, Messages.Packet msg)
     {
         var tuple = packet.Tuple;
+        // TCP and UDP only: ICMP (errors relate to another connection) and other protocols keep the entity's path.
+        if (tuple.Proto is not (Protocol.Tcp or Protocol.Udp)) return false;
         if (!ctx.Config.Loaded || ctx.FlowHints.Contains(tuple)) return false;
         var now = ctx.Clock.NowMs;
         if (ConnTracker.Start(out var state, tuple.Proto, packet.Flags, packet.SeqEnd, now, ctx.Timeouts) == PacketOutcome.Invalid) return false;
