@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using ActorNat.Core.Net;
+using ActorNat.Dataplane.Cluster;
+using ActorNat.Dataplane.Flows;
+using ActorNat.Dataplane.Nfq;
+using ActorNat.Dataplane.Packets;
+using ActorNat.Node;
+using Grpc.Core;
+using Wire = ActorNat.Api.V1;
+
+namespace ActorNat.Dataplane;
+
+public sealed record EngineOptions(uint Mark = 0x1, int MaxBatch = 512, TimeSpan? RefreshInterval = null)
+{
+    public TimeSpan Refresh => RefreshInterval ?? TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Decides each queued packet: an offloaded flow's data packet is rewritten from the <see cref="FlowCache"/> on the
+/// queue's thread; a flow's first packet, every TCP SYN/FIN/RST, and any packet of a flow not yet established in the
+/// cluster go to the cluster in <c>TranslateStream</c> batches, and are rewritten (or dropped, counted by reason) with
+/// its verdict. Replies are accepted at PREROUTING with <see cref="EngineOptions.Mark"/> set, so the FORWARD queue
+/// rule skips them.
+/// </summary>
+public sealed class PacketEngine
+{
+    private const byte StateFlags = 0x01 | 0x02 | 0x04; // FIN SYN RST: may change the entry's state
+    private readonly FlowCache _cache = new();
+    private readonly ClusterLink _link;
+    private readonly EngineOptions _options;
+    private readonly Channel<Pending> _toCluster = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly string _keyPrefix = $"dp{Environment.ProcessId}-{DateTime.UtcNow.Ticks:x}-";
+    private long _keys;
+
+    public PacketEngine(ClusterLink link, EngineOptions options)
+    {
+        _link = link;
+        _options = options;
+    }
+
+    public Counters Counters { get; } = new();
+    public FlowCache Cache => _cache;
+    private long NowMs => _clock.ElapsedMilliseconds;
+
+    private sealed class Pending
+    {
+        public NfQueue? Queue;
+        public uint Id, Mark;
+        public byte[] Data = [];
+        public PacketView View;
+        public Flow? Flow;        // the cached flow this packet belongs to (its Pending count), or the refreshed one
+        public bool Refresh;
+        public required Wire.PacketMeta Meta;
+    }
+
+    /// <summary>The queue thread's entry point for one packet.</summary>
+    public void OnPacket(NfQueue queue, uint id, int hook, uint mark, Span<byte> packet)
+    {
+        bool pre = hook == NfQueue.HookPreRouting;
+        uint outMark = pre ? mark | _options.Mark : mark;
+        var status = PacketView.Parse(packet, out var v);
+        if (status != ParseStatus.Ok)
+        {
+            if (status == ParseStatus.NotIpv4 || (status == ParseStatus.UnsupportedProtocol && pre)) queue.Accept(id, packet, outMark);
+            else Drop(queue, id, status switch { ParseStatus.Fragment => "fragment", ParseStatus.UnsupportedProtocol => "unsupported-protocol", _ => "malformed" });
+            return;
+        }
+        if (v.IsIcmpError && TranslateIcmpError(packet, v))
+        {
+            Counters.CountIcmpError();
+            queue.Accept(id, packet, outMark);
+            return;
+        }
+        Flow? flow;
+        FiveTuple target = default;
+        bool local = false;
+        lock (_cache.Sync)
+        {
+            flow = v.IsIcmpError ? null : _cache.Find(v.Tuple);
+            if (flow is not null)
+            {
+                bool stateChange = v.Tuple.Proto == Protocol.Tcp && (v.TcpFlags & StateFlags) != 0;
+                if (flow.Offloaded && flow.Pending == 0 && !stateChange)
+                {
+                    target = flow.Target(v.Tuple);
+                    flow.LastSeenMs = NowMs;
+                    flow.Active = true;
+                    flow.LastTuple = v.Tuple;
+                    flow.LastFlags = v.TcpFlags;
+                    flow.LastSeq = v.TcpSeq;
+                    local = true;
+                }
+                else
+                {
+                    if (stateChange) flow.Offloaded = false;
+                    flow.Pending++;
+                }
+            }
+        }
+        if (local)
+        {
+            Rewriter.Rewrite(packet, v, target);
+            Counters.CountCached();
+            queue.Accept(id, packet, outMark);
+            return;
+        }
+        var meta = ToMeta(v.Tuple, v.TcpFlags, v.TcpSeq, v.PayloadLength, withKey: true);
+        meta.WithEntry = flow is not null; // a known flow: is it established now (then offloaded)?
+        _toCluster.Writer.TryWrite(new Pending
+        {
+            Queue = queue, Id = id, Mark = outMark, Data = packet.ToArray(), View = v, Flow = flow,
+            Meta = meta,
+        });
+    }
+
+    private void Drop(NfQueue queue, uint id, string reason)
+    {
+        Counters.CountDrop(reason);
+        queue.Drop(id);
+    }
+
+    /// <summary>An ICMP error about a known flow, rewritten from its mapping (outer address and quoted header), as the kernel does for RELATED packets.</summary>
+    private bool TranslateIcmpError(Span<byte> packet, in PacketView v)
+    {
+        var quoted = v.InnerTuple;
+        var about = quoted.Proto == Protocol.Icmp
+            ? FiveTuple.Icmp(quoted.Dst, quoted.Src, ReplyType(quoted.IcmpType), quoted.IcmpCode, quoted.IcmpId)
+            : new FiveTuple(quoted.Proto, quoted.Dst, quoted.Src, quoted.DPort, quoted.SPort);
+        FiveTuple inner;
+        IPv4 src = v.Tuple.Src, dst = v.Tuple.Dst;
+        lock (_cache.Sync)
+        {
+            var flow = _cache.Find(about);
+            if (flow is null) return false;
+            if (about == flow.Reply) { inner = flow.Original; dst = flow.Original.Src; } // to the NAT address: back to the client
+            else { inner = flow.Reply; src = flow.Reply.Dst; }                         // from the client: from the NAT address
+        }
+        Rewriter.RewriteIcmpError(packet, v, src, dst, inner);
+        return true;
+    }
+
+    /// <summary>The type of the answer to an ICMP query (and back), as conntrack pairs them.</summary>
+    private static byte ReplyType(byte type) => type switch
+    {
+        8 => 0, 0 => 8, 13 => 14, 14 => 13, 15 => 16, 16 => 15, 17 => 18, 18 => 17, _ => type,
+    };
+
+    private Wire.PacketMeta ToMeta(in FiveTuple t, byte flags, uint seq, int payload, bool withKey)
+    {
+        var m = new Wire.PacketMeta
+        {
+            Protocol = PacketMapper.ToApi(t.Proto),
+            SrcAddress = t.Src.ToString(),
+            DstAddress = t.Dst.ToString(),
+            PayloadLength = (uint)Math.Min(payload, ushort.MaxValue),
+        };
+        if (withKey) m.IdempotencyKey = _keyPrefix + Interlocked.Increment(ref _keys);
+        if (t.Proto == Protocol.Icmp)
+        {
+            m.IcmpType = t.IcmpType;
+            m.IcmpCode = t.IcmpCode;
+            m.IcmpId = t.IcmpId;
+        }
+        else
+        {
+            m.SrcPort = t.SPort;
+            m.DstPort = t.DPort;
+            if (t.Proto == Protocol.Tcp) { m.TcpFlags = flags; m.TcpSeq = seq; }
+        }
+        return m;
+    }
+
+    /// <summary>Sends queued packets to the cluster in batches and applies the verdicts, until cancelled.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        using var refresh = RefreshLoop(ct);
+        var batch = new List<Pending>(_options.MaxBatch);
+        var requests = new List<Wire.TranslateRequest>();
+        var reader = _toCluster.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(ct))
+            {
+                batch.Clear();
+                while (batch.Count < _options.MaxBatch && reader.TryRead(out var p)) batch.Add(p);
+                await SendAsync(batch, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    private async Task SendAsync(List<Pending> batch, CancellationToken ct)
+    {
+        Wire.VerdictBatch answer;
+        try
+        {
+            answer = await _link.SendAsync(batch.Select(p => p.Meta).ToList(), ct);
+        }
+        catch (Exception e) when (e is RpcException { StatusCode: StatusCode.InvalidArgument } or TimeoutException)
+        {
+            string reason = e is TimeoutException ? "no-node" : "rejected";
+            Console.Error.WriteLine($"dataplane: batch of {batch.Count} dropped ({reason}): {e.Message}");
+            foreach (var p in batch) Fail(p, reason);
+            return;
+        }
+        for (int i = 0; i < batch.Count; i++) Apply(batch[i], answer.Verdicts[i]);
+    }
+
+    private void Fail(Pending p, string reason)
+    {
+        lock (_cache.Sync) if (!p.Refresh && p.Flow is not null) p.Flow.Pending--;
+        if (p.Queue is not null) Drop(p.Queue, p.Id, reason);
+    }
+
+    private void Apply(Pending p, Wire.Verdict v)
+    {
+        if (p.Refresh) { ApplyRefresh(p.Flow!, v); return; }
+        bool drop = v.Action is Wire.VerdictAction.Drop or Wire.VerdictAction.Unspecified;
+        FiveTuple rewritten = default;
+        lock (_cache.Sync)
+        {
+            if (p.Flow is not null) p.Flow.Pending--;
+            if (!drop && v.Original is not null && v.Reply is not null && !p.View.IsIcmpError)
+            {
+                var flow = _cache.Upsert(PacketMapper.FromApi(v.Original), PacketMapper.FromApi(v.Reply), v.ConntrackId, NowMs);
+                flow.LastSeenMs = NowMs;
+                if (p.Meta.WithEntry) Learn(flow, v);
+            }
+            if (v.Rewritten is not null) rewritten = PacketMapper.FromApi(v.Rewritten);
+        }
+        if (drop)
+        {
+            Drop(p.Queue!, p.Id, string.IsNullOrEmpty(v.DropReason) ? "cluster" : v.DropReason);
+            return;
+        }
+        if (v.Action == Wire.VerdictAction.Translate && v.Rewritten is not null && !p.View.IsIcmpError)
+            Rewriter.Rewrite(p.Data, p.View, rewritten);
+        Counters.CountCluster();
+        p.Queue!.Accept(p.Id, p.Data, p.Mark);
+    }
+
+    /// <summary>The entry's state from a verdict with_entry: established entries are offloaded, and their timeout is kept.</summary>
+    private static void Learn(Flow flow, Wire.Verdict v)
+    {
+        bool assured = v.Flags.Contains("ASSURED"), unreplied = v.Flags.Contains("UNREPLIED");
+        flow.Offloaded = flow.Original.Proto switch
+        {
+            Protocol.Tcp => assured && v.State == "ESTABLISHED",
+            Protocol.Udp => assured,
+            _ => !unreplied,
+        };
+        if (v.TimeoutSeconds > 0) flow.TimeoutMs = (long)v.TimeoutSeconds * 1000;
+    }
+
+    private void ApplyRefresh(Flow flow, Wire.Verdict v)
+    {
+        Counters.CountRefresh();
+        lock (_cache.Sync)
+        {
+            if (v.Action == Wire.VerdictAction.Drop || v.ConntrackId != flow.ConntrackId)
+            {
+                // The cluster destroyed the entry (expiry, conntrack -D, address removal): the cache forgets the flow;
+                // its next packet asks the cluster again.
+                _cache.Remove(flow);
+                Counters.CountInvalidated();
+                return;
+            }
+            Learn(flow, v);
+        }
+    }
+
+    /// <summary>Every refresh interval: idle flows past their timeout are forgotten; active offloaded ones refresh the entry's timeout in the cluster.</summary>
+    private Task RefreshLoop(CancellationToken ct) => Task.Run(async () =>
+    {
+        using var timer = new PeriodicTimer(_options.Refresh);
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            List<Flow> active;
+            lock (_cache.Sync)
+            {
+                active = _cache.Sweep(NowMs, out int expired);
+                Counters.CountExpired(expired);
+            }
+            foreach (var f in active)
+            {
+                var meta = ToMeta(f.LastTuple, f.LastFlags, f.LastSeq, 0, withKey: false);
+                meta.WithEntry = true;
+                _toCluster.Writer.TryWrite(new Pending { Flow = f, Refresh = true, Meta = meta });
+            }
+        }
+    }, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+
+namespace ActorNat.Dataplane;
+
+/// <summary>
+/// The netfilter rules that hand packets to the data plane, in the router's namespace: the kernel's conntrack kept out
+/// of the way (raw NOTRACK), replies to the router's own (NAT) addresses queued before routing (mangle PREROUTING), and
+/// forwarded packets queued after routing (mangle FORWARD) unless PREROUTING already translated them (the mark).
+/// Removed again on exit.
+/// </summary>
+public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter log)
+{
+    private readonly List<string[]> _added = [];
+
+    public IReadOnlyList<string[]> Specs =>
+    [
+        ["-t", "raw", "-I", "PREROUTING", "-j", "CT", "--notrack"],
+        ["-t", "raw", "-I", "OUTPUT", "-j", "CT", "--notrack"],
+        ["-t", "mangle", "-A", "PREROUTING", "!", "-i", "lo", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "NFQUEUE", .. Queue()],
+        ["-t", "mangle", "-A", "FORWARD", "-m", "mark", "!", "--mark", $"0x{mark:x}/0x{mark:x}", "-j", "NFQUEUE", .. Queue()],
+    ];
+
+    private string[] Queue() => queueSpec.Contains(':') ? ["--queue-balance", queueSpec] : ["--queue-num", queueSpec];
+
+    public void Install()
+    {
+        CheckForwarding();
+        foreach (var spec in Specs)
+        {
+            Run(["-w", .. spec]);
+            _added.Add(spec);
+        }
+    }
+
+    public void Remove()
+    {
+        foreach (var spec in Enumerable.Reverse(_added))
+        {
+            var del = spec.ToArray();
+            int i = Array.FindIndex(del, a => a is "-A" or "-I");
+            del[i] = "-D";
+            try { Run(["-w", .. del]); } catch (InvalidOperationException e) { log.WriteLine($"dataplane: {e.Message}"); }
+        }
+        _added.Clear();
+    }
+
+    private void CheckForwarding()
+    {
+        var forward = Exec("sysctl", ["-n", "net.ipv4.ip_forward"]).Trim();
+        if (forward != "1")
+            throw new InvalidOperationException($"net.ipv4.ip_forward is {forward} in {(netns ?? "this namespace")}: the router does not forward (sysctl -w net.ipv4.ip_forward=1)");
+    }
+
+    private void Run(string[] args) => Exec("iptables", args);
+
+    private string Exec(string cmd, string[] args)
+    {
+        var psi = new ProcessStartInfo(netns is null ? cmd : "ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (netns is not null) foreach (var a in (string[])["netns", "exec", netns, cmd]) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{cmd} {string.Join(' ', args)} failed: {stderr.Trim()}");
+        return stdout.Result;
+    }
+}
