@@ -48,6 +48,7 @@ public sealed class PacketEngine
     {
         public NfQueue? Queue;
         public uint Id, Mark;
+        public bool PreRouting;
         public byte[] Data = [];
         public PacketView View;
         public Flow? Flow;        // the cached flow this packet belongs to (its Pending count), or the refreshed one
@@ -55,62 +56,84 @@ public sealed class PacketEngine
         public required Wire.PacketMeta Meta;
     }
 
-    /// <summary>The queue thread's entry point for one packet.</summary>
+    /// <summary>
+    /// The queue thread's entry point for one packet. Every packet is decided once, at PREROUTING (before routing, so a
+    /// reply's rewritten destination is what the kernel routes): a reply is rewritten there and marked; an original-
+    /// direction packet is accepted unchanged, routed, and its source rewritten at FORWARD from the flow the decision
+    /// left in the cache (after routing, where netfilter's SNAT sits). A FORWARD packet of an unknown flow (its entry
+    /// was invalidated meanwhile) is decided by the cluster there.
+    /// </summary>
     public void OnPacket(NfQueue queue, uint id, int hook, uint mark, Span<byte> packet)
     {
         bool pre = hook == NfQueue.HookPreRouting;
-        uint outMark = pre ? mark | _options.Mark : mark;
         var status = PacketView.Parse(packet, out var v);
         if (status != ParseStatus.Ok)
         {
-            if (status == ParseStatus.NotIpv4 || (status == ParseStatus.UnsupportedProtocol && pre)) queue.Accept(id, packet, outMark);
+            if (status == ParseStatus.NotIpv4 || (status == ParseStatus.UnsupportedProtocol && pre)) queue.Accept(id, packet, pre ? mark | _options.Mark : mark);
             else Drop(queue, id, status switch { ParseStatus.Fragment => "fragment", ParseStatus.UnsupportedProtocol => "unsupported-protocol", _ => "malformed" });
             return;
         }
-        if (v.IsIcmpError && TranslateIcmpError(packet, v))
+        if (v.IsIcmpError)
         {
-            Counters.CountIcmpError();
-            queue.Accept(id, packet, outMark);
-            return;
+            switch (TranslateIcmpError(packet, v, pre))
+            {
+                case ErrorOutcome.Translated:
+                    Counters.CountIcmpError();
+                    queue.Accept(id, packet, pre ? mark | _options.Mark : mark);
+                    return;
+                case ErrorOutcome.AfterRouting:
+                    queue.Accept(id, packet, mark); // about an original-direction flow: translated at FORWARD
+                    return;
+            }
         }
         Flow? flow;
         FiveTuple target = default;
-        bool local = false;
+        bool local = false, reply = false;
         lock (_cache.Sync)
         {
             flow = v.IsIcmpError ? null : _cache.Find(v.Tuple);
             if (flow is not null)
             {
-                bool stateChange = v.Tuple.Proto == Protocol.Tcp && (v.TcpFlags & StateFlags) != 0;
-                if (flow.Offloaded && flow.Pending == 0 && !stateChange)
+                reply = v.Tuple == flow.Reply;
+                if (!pre)
                 {
-                    target = flow.Target(v.Tuple);
-                    flow.LastSeenMs = NowMs;
-                    flow.Active = true;
-                    flow.LastTuple = v.Tuple;
-                    flow.LastFlags = v.TcpFlags;
-                    flow.LastSeq = v.TcpSeq;
+                    // FORWARD: decided at PREROUTING already; only the source rewrite of the original direction is left.
+                    target = reply ? v.Tuple : flow.Target(v.Tuple);
                     local = true;
                 }
                 else
                 {
-                    if (stateChange) flow.Offloaded = false;
-                    flow.Pending++;
+                    bool stateChange = v.Tuple.Proto == Protocol.Tcp && (v.TcpFlags & StateFlags) != 0;
+                    if (flow.Offloaded && flow.Pending == 0 && !stateChange)
+                    {
+                        target = reply ? flow.Target(v.Tuple) : v.Tuple;
+                        flow.LastSeenMs = NowMs;
+                        flow.Active = true;
+                        flow.LastTuple = v.Tuple;
+                        flow.LastFlags = v.TcpFlags;
+                        flow.LastSeq = v.TcpSeq;
+                        local = true;
+                        Counters.CountCached();
+                    }
+                    else
+                    {
+                        if (stateChange) flow.Offloaded = false;
+                        flow.Pending++;
+                    }
                 }
             }
         }
         if (local)
         {
-            Rewriter.Rewrite(packet, v, target);
-            Counters.CountCached();
-            queue.Accept(id, packet, outMark);
+            if (target != v.Tuple) Rewriter.Rewrite(packet, v, target);
+            queue.Accept(id, packet, pre && reply ? mark | _options.Mark : mark);
             return;
         }
         var meta = ToMeta(v.Tuple, v.TcpFlags, v.TcpSeq, v.PayloadLength, withKey: true);
         meta.WithEntry = flow is not null; // a known flow: is it established now (then offloaded)?
         _toCluster.Writer.TryWrite(new Pending
         {
-            Queue = queue, Id = id, Mark = outMark, Data = packet.ToArray(), View = v, Flow = flow,
+            Queue = queue, Id = id, Mark = mark, PreRouting = pre, Data = packet.ToArray(), View = v, Flow = flow,
             Meta = meta,
         });
     }
@@ -121,8 +144,14 @@ public sealed class PacketEngine
         queue.Drop(id);
     }
 
-    /// <summary>An ICMP error about a known flow, rewritten from its mapping (outer address and quoted header), as the kernel does for RELATED packets.</summary>
-    private bool TranslateIcmpError(Span<byte> packet, in PacketView v)
+    private enum ErrorOutcome { NoFlow, Translated, AfterRouting }
+
+    /// <summary>
+    /// An ICMP error about a known flow, rewritten from its mapping (outer address and quoted header), as the kernel does
+    /// for RELATED packets: one about the reply direction (to the NAT address) before routing, one from the client
+    /// (about a reply it got) after routing.
+    /// </summary>
+    private ErrorOutcome TranslateIcmpError(Span<byte> packet, in PacketView v, bool preRouting)
     {
         var quoted = v.InnerTuple;
         var about = quoted.Proto == Protocol.Icmp
@@ -133,12 +162,14 @@ public sealed class PacketEngine
         lock (_cache.Sync)
         {
             var flow = _cache.Find(about);
-            if (flow is null) return false;
-            if (about == flow.Reply) { inner = flow.Original; dst = flow.Original.Src; } // to the NAT address: back to the client
-            else { inner = flow.Reply; src = flow.Reply.Dst; }                         // from the client: from the NAT address
+            if (flow is null) return ErrorOutcome.NoFlow;
+            bool toNat = about == flow.Reply;
+            if (toNat != preRouting) return preRouting ? ErrorOutcome.AfterRouting : ErrorOutcome.NoFlow;
+            if (toNat) { inner = flow.Original; dst = flow.Original.Src; } // to the NAT address: back to the client
+            else { inner = flow.Reply; src = flow.Reply.Dst; }           // from the client: from the NAT address
         }
         Rewriter.RewriteIcmpError(packet, v, src, dst, inner);
-        return true;
+        return ErrorOutcome.Translated;
     }
 
     /// <summary>The type of the answer to an ICMP query (and back), as conntrack pairs them.</summary>
@@ -171,6 +202,9 @@ public sealed class PacketEngine
         }
         return m;
     }
+
+    /// <summary>Connects to the cluster before the first packet (see <see cref="ClusterLink.WarmUpAsync"/>).</summary>
+    public Task WarmUpAsync(CancellationToken ct) => _link.WarmUpAsync(ct);
 
     /// <summary>Sends queued packets to the cluster in batches and applies the verdicts, until cancelled.</summary>
     public async Task RunAsync(CancellationToken ct)
@@ -235,10 +269,12 @@ public sealed class PacketEngine
             Drop(p.Queue!, p.Id, string.IsNullOrEmpty(v.DropReason) ? "cluster" : v.DropReason);
             return;
         }
-        if (v.Action == Wire.VerdictAction.Translate && v.Rewritten is not null && !p.View.IsIcmpError)
+        // Before routing only a reply is rewritten (and marked); the original direction's source is rewritten at FORWARD.
+        bool reply = v.Direction == Wire.PacketDirection.Reply;
+        if (v.Action == Wire.VerdictAction.Translate && v.Rewritten is not null && !p.View.IsIcmpError && (reply || !p.PreRouting))
             Rewriter.Rewrite(p.Data, p.View, rewritten);
         Counters.CountCluster();
-        p.Queue!.Accept(p.Id, p.Data, p.Mark);
+        p.Queue!.Accept(p.Id, p.Data, p.PreRouting && reply ? p.Mark | _options.Mark : p.Mark);
     }
 
     /// <summary>The entry's state from a verdict with_entry: established entries are offloaded, and their timeout is kept.</summary>

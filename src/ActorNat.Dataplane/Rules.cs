@@ -4,8 +4,9 @@ namespace ActorNat.Dataplane;
 
 /// <summary>
 /// The netfilter rules that hand packets to the data plane, in the router's namespace: the kernel's conntrack kept out
-/// of the way (raw NOTRACK), replies to the router's own (NAT) addresses queued before routing (mangle PREROUTING), and
-/// forwarded packets queued after routing (mangle FORWARD) unless PREROUTING already translated them (the mark).
+/// of the way (raw NOTRACK), every arriving packet queued before routing (mangle PREROUTING: decided there, a reply's
+/// destination rewritten), and forwarded packets queued after routing (mangle FORWARD: the original direction's
+/// source rewritten) unless PREROUTING already translated them as replies (the mark).
 /// Removed again on exit.
 /// </summary>
 public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter log)
@@ -16,7 +17,7 @@ public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter
     [
         ["-t", "raw", "-I", "PREROUTING", "-j", "CT", "--notrack"],
         ["-t", "raw", "-I", "OUTPUT", "-j", "CT", "--notrack"],
-        ["-t", "mangle", "-A", "PREROUTING", "!", "-i", "lo", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "NFQUEUE", .. Queue()],
+        ["-t", "mangle", "-A", "PREROUTING", "!", "-i", "lo", "-j", "NFQUEUE", .. Queue()],
         ["-t", "mangle", "-A", "FORWARD", "-m", "mark", "!", "--mark", $"0x{mark:x}/0x{mark:x}", "-j", "NFQUEUE", .. Queue()],
     ];
 

@@ -24,9 +24,9 @@ public static class DataplaneCommand
             NAT real IPv4 packets with the cluster's verdicts (a Linux userspace data plane on NFQUEUE).
 
             In the router's namespace it installs: raw PREROUTING/OUTPUT -j CT --notrack (the kernel's conntrack stays out
-            of the way; put no iptables nat rules there), mangle PREROUTING ! -i lo -m addrtype --dst-type LOCAL -j NFQUEUE
-            (replies to the NAT addresses, before routing) and mangle FORWARD -m mark ! --mark M -j NFQUEUE (the original
-            direction, after routing). A flow's first packet and every TCP SYN/FIN/RST go to the cluster in TranslateStream
+            of the way; put no iptables nat rules there), mangle PREROUTING ! -i lo -j NFQUEUE (every packet is decided
+            before routing; a reply's destination is rewritten there and the packet marked) and mangle FORWARD -m mark
+            ! --mark M -j NFQUEUE (the original direction's source is rewritten after routing). A flow's first packet and every TCP SYN/FIN/RST go to the cluster in TranslateStream
             batches; established flows are rewritten from a local flow cache that refreshes the cluster's timeout. The
             cluster's drops are dropped and counted by reason. When the node fails, the batch goes to the next --target.
             The cluster needs the router's addresses, routes and nat rules (actornat addr/route/rule add).
@@ -81,6 +81,7 @@ public static class DataplaneCommand
         {
             for (int q = first; q <= last; q++) queues.Add(NfQueue.Open((ushort)q, engine.OnPacket, netns, failOpen: failOpen));
             foreach (var q in queues) q.Start();
+            await engine.WarmUpAsync(stop.Token);
             if (installRules) rules.Install();
             await output.WriteLineAsync($"dataplane ready queue={spec} netns={netns ?? "-"} rules={(installRules ? "installed" : "none")}");
             await output.FlushAsync(stop.Token);

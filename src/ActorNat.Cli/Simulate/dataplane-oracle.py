@@ -94,6 +94,28 @@ def main():
 
     o = DataplaneOracle(scen, keep=False, events=False)
 
+    # An `exec` in the router that changes what the NAT knows goes to the node too (ip addr/route), or only to the node
+    # (iptables nat rules: the kernel must not NAT); the oracle runs every command through its module-level run().
+    kernel_run = ko.run
+
+    def run(cmd, check=True, ns=None, timeout=30, capture=True):
+        if ns == o.ns(router) and len(cmd) >= 3:
+            if cmd[0] == "ip" and cmd[1] in ("addr", "address", "route") and cmd[2] in ("add", "del", "delete"):
+                obj = "addr" if cmd[1].startswith("addr") else "route"
+                node = subprocess.run([a.actornat, obj, "del" if cmd[2].startswith("del") else "add", *cmd[3:], "--target", a.target],
+                                      capture_output=True, text=True, timeout=60)
+                if node.returncode != 0:
+                    raise RuntimeError("the node refused %s: %s" % (" ".join(cmd), node.stderr.strip()))
+            elif cmd[0].startswith("iptables") and "nat" in cmd:
+                rest = [c for c in cmd[1:] if c not in ("-t", "nat")]
+                verb = "add" if rest[0] in ("-A", "-I") else "del"
+                spec = " ".join(rest[2:])
+                node = subprocess.run([a.actornat, "rule", verb, spec, "--target", a.target], capture_output=True, text=True, timeout=60)
+                return subprocess.CompletedProcess(cmd, node.returncode, node.stdout, node.stderr)
+        return kernel_run(cmd, check=check, ns=ns, timeout=timeout, capture=capture)
+
+    ko.run = run
+
     def on_signal(sig, frm):
         raise SystemExit("signal %d" % sig)
 

@@ -39,6 +39,9 @@ public sealed class ClusterLink : IAsyncDisposable
     public long Reconnects { get; private set; }
     public long Batches { get; private set; }
 
+    /// <summary>Opens the stream with an empty batch (HTTP/2 connection, both sides' code paths warm), so the first real packet does not wait for them.</summary>
+    public Task WarmUpAsync(CancellationToken ct) => SendAsync([], ct);
+
     /// <summary>The verdicts for <paramref name="packets"/>, from whichever target answers; throws only after <c>giveUpAfter</c> of failures.</summary>
     public async Task<Wire.VerdictBatch> SendAsync(IReadOnlyList<Wire.PacketMeta> packets, CancellationToken ct)
     {
