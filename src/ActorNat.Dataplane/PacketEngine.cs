@@ -222,7 +222,7 @@ public sealed class PacketEngine
                 await SendAsync(batch, ct);
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException) { }
     }
 
     private async Task SendAsync(List<Pending> batch, CancellationToken ct)
