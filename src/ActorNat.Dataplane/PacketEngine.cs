@@ -11,7 +11,11 @@ using Wire = ActorNat.Api.V1;
 
 namespace ActorNat.Dataplane;
 
-public sealed record EngineOptions(uint Mark = 0x1, int MaxBatch = 512, TimeSpan? RefreshInterval = null)
+/// <param name="EarlyRewrite">
+/// Rewrite an offloaded flow's original-direction packets already at PREROUTING (one queue pass instead of two; needs
+/// net.ipv4.conf.all.accept_local=1 in the router, which <see cref="Rules"/> sets, since the new source is the router's own).
+/// </param>
+public sealed record EngineOptions(uint Mark = 0x1, int MaxBatch = 512, TimeSpan? RefreshInterval = null, bool EarlyRewrite = true)
 {
     public TimeSpan Refresh => RefreshInterval ?? TimeSpan.FromSeconds(1);
 }
@@ -106,7 +110,7 @@ public sealed class PacketEngine
                     bool stateChange = v.Tuple.Proto == Protocol.Tcp && (v.TcpFlags & StateFlags) != 0;
                     if (flow.Offloaded && flow.Pending == 0 && !stateChange)
                     {
-                        target = reply ? flow.Target(v.Tuple) : v.Tuple;
+                        target = reply || _options.EarlyRewrite ? flow.Target(v.Tuple) : v.Tuple;
                         flow.LastSeenMs = NowMs;
                         flow.Active = true;
                         flow.LastTuple = v.Tuple;
@@ -126,7 +130,7 @@ public sealed class PacketEngine
         if (local)
         {
             if (target != v.Tuple) Rewriter.Rewrite(packet, v, target);
-            queue.Accept(id, packet, pre && reply ? mark | _options.Mark : mark);
+            queue.Accept(id, packet, pre && (reply || _options.EarlyRewrite) ? mark | _options.Mark : mark);
             return;
         }
         var meta = ToMeta(v.Tuple, v.TcpFlags, v.TcpSeq, v.PayloadLength, withKey: true);
@@ -209,9 +213,8 @@ public sealed class PacketEngine
     /// <summary>Sends queued packets to the cluster in batches and applies the verdicts, until cancelled.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        using var refresh = RefreshLoop(ct);
+        _ = RefreshLoop(ct); // ends with ct
         var batch = new List<Pending>(_options.MaxBatch);
-        var requests = new List<Wire.TranslateRequest>();
         var reader = _toCluster.Reader;
         try
         {

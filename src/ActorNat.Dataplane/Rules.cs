@@ -23,9 +23,15 @@ public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter
 
     private string[] Queue() => queueSpec.Contains(':') ? ["--queue-balance", queueSpec] : ["--queue-num", queueSpec];
 
+    private string? _acceptLocal;
+
     public void Install()
     {
         CheckForwarding();
+        // An offloaded flow's source is rewritten before routing: to the router's own address, which the kernel
+        // otherwise treats as a martian source arriving from outside.
+        _acceptLocal = Exec("sysctl", ["-n", "net.ipv4.conf.all.accept_local"]).Trim();
+        Exec("sysctl", ["-qw", "net.ipv4.conf.all.accept_local=1"]);
         foreach (var spec in Specs)
         {
             Run(["-w", .. spec]);
@@ -43,6 +49,11 @@ public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter
             try { Run(["-w", .. del]); } catch (InvalidOperationException e) { log.WriteLine($"dataplane: {e.Message}"); }
         }
         _added.Clear();
+        if (_acceptLocal is not null)
+        {
+            try { Exec("sysctl", ["-qw", $"net.ipv4.conf.all.accept_local={_acceptLocal}"]); } catch (InvalidOperationException e) { log.WriteLine($"dataplane: {e.Message}"); }
+            _acceptLocal = null;
+        }
     }
 
     private void CheckForwarding()

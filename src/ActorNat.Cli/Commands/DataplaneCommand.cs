@@ -48,7 +48,8 @@ public static class DataplaneCommand
                 if (parse.GetValue(maxBatch) < 1) throw new ArgumentException("--max-batch must be at least 1");
                 if (parse.GetValue(refresh) <= 0) throw new ArgumentException("--refresh must be positive");
                 await using var link = new ClusterLink(targets, token, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(parse.GetValue(giveUp)), err);
-                var engine = new PacketEngine(link, new EngineOptions(parse.GetValue(mark), parse.GetValue(maxBatch), TimeSpan.FromSeconds(parse.GetValue(refresh))));
+                var engine = new PacketEngine(link, new EngineOptions(parse.GetValue(mark), parse.GetValue(maxBatch), TimeSpan.FromSeconds(parse.GetValue(refresh)),
+                    EarlyRewrite: !parse.GetValue(noRules))); // with --no-rules, accept_local is not ours to set
                 return await RunAsync(engine, first, last, parse.GetValue(netns), !parse.GetValue(noRules), parse.GetValue(mark),
                     parse.GetValue(failOpen), parse.GetValue(statsEvery), parse.InvocationConfiguration.Output, err, ct);
             }
@@ -85,7 +86,7 @@ public static class DataplaneCommand
             if (installRules) rules.Install();
             await output.WriteLineAsync($"dataplane ready queue={spec} netns={netns ?? "-"} rules={(installRules ? "installed" : "none")}");
             await output.FlushAsync(stop.Token);
-            using var stats = statsEvery > 0 ? StatsLoop(engine, statsEvery, err, stop.Token) : Task.CompletedTask;
+            if (statsEvery > 0) _ = StatsLoop(engine, statsEvery, err, stop.Token);
             await engine.RunAsync(stop.Token);
             return 0;
         }
