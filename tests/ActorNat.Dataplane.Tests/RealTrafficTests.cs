@@ -23,13 +23,13 @@ public class RealTrafficTests
             s.sendto(d + b" from " + a[0].encode(), a)
         """;
 
-    // Asks up to 5 times, 3 s each, from one socket (one flow), as a resolver retries: a fresh cluster's first new flow
+    // Asks up to 12 times, 3 s each, from one socket (one flow), as a resolver retries: a fresh cluster's first new flow
     // can wait for its shard to be allocated.
     private const string UdpAsk = """
         import socket
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(3)
-        for attempt in range(5):
+        for attempt in range(12):
             s.sendto(b"question", ("10.0.2.2", 5353))
             try:
                 print(s.recvfrom(2048)[0].decode())
@@ -37,7 +37,7 @@ public class RealTrafficTests
             except socket.timeout:
                 continue
         else:
-            raise SystemExit("no answer to 5 questions")
+            raise SystemExit("no answer to 12 questions")
         """;
 
     private static async Task<Background> ServersAndDataplane(Lab lab, string www)
@@ -60,7 +60,7 @@ public class RealTrafficTests
     {
         var page = Lab.Must(lab.InClient(Short, "curl", "-sS", "-m", "10", "http://10.0.2.2:8080/index.html")).Output;
         Assert.Equal("hello through ActorNat\n", page);
-        var udp = Lab.Must(lab.InClient(TimeSpan.FromSeconds(30), "python3", "-c", UdpAsk)).Output.Trim();
+        var udp = Lab.Must(lab.InClient(TimeSpan.FromSeconds(60), "python3", "-c", UdpAsk)).Output.Trim();
         Assert.Equal("question from 10.0.2.15", udp); // the server saw the router's address: source NAT
         var ping = Lab.Must(lab.InClient(Short, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.2")).Output;
         Assert.Contains("3 received", ping);
