@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what ActorNat's tests and tools use: iproute2, iptables, conntrack and nftables
-# (the live kernel differential), python3 (the oracle), PostgreSQL (multi-node clusters), libnetfilter-queue1, curl
-# and ping (the data plane and its real-traffic tests). Quiet and idempotent.
+# (the live kernel differential), python3 (the oracle), PostgreSQL (multi-node clusters), npm (the build fetches the
+# dashboard's charting library with `npm ci`), chromium (the dashboard's browser test), libnetfilter-queue1, curl and
+# ping (the data plane and its real-traffic tests). Quiet and idempotent.
 set -euo pipefail
 have() { command -v "$1" >/dev/null 2>&1; }
 missing=()
@@ -14,6 +15,8 @@ have python3 || missing+=(python3)
 ldconfig -p 2>/dev/null | grep -q 'libnetfilter_queue\.so\.1' || missing+=(libnetfilter-queue1)
 have curl || missing+=(curl)
 have ping || missing+=(iputils-ping)
+have npm || missing+=(npm)
+have chromium || missing+=(chromium)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 if [[ $(id -u) != 0 ]]; then echo "install-deps: root is needed to install: ${missing[*]}" >&2; exit 1; fi
