@@ -30,6 +30,7 @@ public static partial class BenchCommand
         var keepTable = new Option<bool>("--keep-table") { Description = "Do not flush the conntrack table first (then entries of an earlier run may count as violations)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the text report." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress line on stderr." };
+        var report = new Option<FileInfo?>("--report") { Description = "Also write a self-contained HTML page with plots: throughput over time and the latency histogram.", HelpName = "FILE.html" };
         var nodePid = new Option<int?>("--node-pid") { Description = "The node's process id, when it runs on this machine: report its CPU time per verdict (steadier than verdicts/s on a shared machine).", HelpName = "PID" };
 
         var cmd = new Command("bench", """
@@ -45,9 +46,12 @@ public static partial class BenchCommand
             Example:
               actornat bench new-flows --duration 10 --concurrency 4 --batch 256 --json
               actornat bench established --unary --concurrency 16 --target http://127.0.0.1:50051
+              actornat bench new-flows -c 6 --target http://127.0.0.1:50051,http://127.0.0.1:50052,http://127.0.0.1:50053
+            With several nodes in --target (comma-separated) the streams are spread over them (stream i to node i mod N),
+            drawing from one flow space; the configuration, flush and listing go to the first node.
             """)
         {
-            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid,
+            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report,
         };
         cmd.SetAction((parse, ct) => ClientContext.Run(parse, ct, async (c, ct) =>
         {
@@ -104,8 +108,10 @@ public static partial class BenchCommand
             // Every run starts from an empty table, so that "new flow" means new (flows of an earlier run may still live).
             if (!parse.GetValue(keepTable)) await c.Admin.ConntrackFlushAsync(new Wire.Empty(), c.Headers, cancellationToken: ct);
             var checker = new VerdictChecker(natAddresses);
-            using var channel = BenchRunner.LoadChannel(c.Target);
-            var runner = new BenchRunner(new Wire.NatService.NatServiceClient(channel), settings, checker, c.Headers);
+            var channels = c.Targets.Select(BenchRunner.LoadChannel).ToList();
+            using var disposeChannels = new Disposables(channels);
+            var clients = channels.Select(ch => new Wire.NatService.NatServiceClient(ch)).ToList();
+            var runner = new BenchRunner(clients[0], settings, checker, c.Headers) { Nodes = clients };
             await runner.OpenFlowsAsync(ct);
             bool tty = !Console.IsErrorRedirected;
             Action<string>? progress = parse.GetValue(quiet) ? null : line =>
@@ -117,6 +123,11 @@ public static partial class BenchCommand
             if (progress is not null && tty) c.Err.WriteLine();
             if (parse.GetValue(json)) await c.Out.WriteLineAsync(result.ToJson().ToJsonString());
             else foreach (var line in Report(result)) await c.Out.WriteLineAsync(line);
+            if (parse.GetValue(report) is { } reportFile)
+            {
+                await File.WriteAllTextAsync(reportFile.FullName, Reports.BenchReport.Render(result, Report(result)), CancellationToken.None);
+                await c.Err.WriteLineAsync($"actornat bench: report written to {reportFile.FullName}");
+            }
             foreach (var e in result.ViolationExamples) await c.Err.WriteLineAsync("actornat bench: violation: " + e);
             if (result.Violations > 0)
             {
@@ -131,6 +142,14 @@ public static partial class BenchCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var d in items) d.Dispose();
+        }
     }
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+)")]
