@@ -15,6 +15,7 @@ have python3 || missing+=(python3)
 ldconfig -p 2>/dev/null | grep -q 'libnetfilter_queue\.so\.1' || missing+=(libnetfilter-queue1)
 have curl || missing+=(curl)
 have ping || missing+=(iputils-ping)
+have chattr || missing+=(e2fsprogs)   # JournalFailureTests makes the real SQLite file immutable
 have npm || missing+=(npm)
 have chromium || missing+=(chromium)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
