@@ -18,7 +18,9 @@ public sealed class NatNodeContext
         if (options.ActivationLog is { Length: > 0 } path)
         {
             var log = new ActivationLog(path);
+            ActivationFile = log;
             ActivationObserver = log.Entity;
+            RecoveryObserver = (node, pool) => log.Event(node, "recovered", pool);
             Fence.MinorityChanged += up => log.Fence(NodeName, up, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "minority");
             Fence.Tripped += (_, since) => log.Fence(NodeName, true, since, "pause");
         }
@@ -48,6 +50,12 @@ public sealed class NatNodeContext
 
     /// <summary>A new flow's decision and allocation took this long (from its first packet to the pool's durable answer).</summary>
     public Action<TimeSpan>? AllocationObserved { get; set; }
+
+    /// <summary>The activation log, when the node keeps one (its cluster events go there too).</summary>
+    public ActivationLog? ActivationFile { get; }
+
+    /// <summary>A pool finished replaying its journal (chaos timelines): node name and persistence id.</summary>
+    public Action<string, string>? RecoveryObserver { get; set; }
 
     /// <summary>Observes entity activations (tests, chaos): node name and entity id, on start and on stop.</summary>
     public Action<string, string, bool>? ActivationObserver { get; set; }

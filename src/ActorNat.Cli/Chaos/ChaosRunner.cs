@@ -28,6 +28,15 @@ public sealed record ChaosOptions
 public sealed record FaultRecord(int Index, string Kind, int Node)
 {
     public long AtMs { get; set; }
+    /// <summary>The fault's moment on the nodes' clock (Unix ms), for the timeline read from their logs.</summary>
+    public long AtUnixMs { get; set; }
+    /// <summary>The pools and conntrack shards the node had running when the fault hit it.</summary>
+    public HashSet<string> Pools { get; set; } = [];
+    public HashSet<string> Shards { get; set; } = [];
+    /// <summary>Affected conntrack shards that had an acknowledged flow to sample, and how many of them were sampled.</summary>
+    public int ShardsWithFlows { get; set; }
+    public int ShardsSampled { get; set; }
+    public Timeline Timeline { get; } = new();
     public long EndMs { get; set; }
     public int Sampled { get; set; }
     public int Affected { get; set; }
@@ -244,10 +253,8 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
     {
         var cl = _cluster!;
         int n = f.Node;
-        Flow[] sample;
-        var rng = new Random(o.Seed ^ (f.Index * 7919));
-        lock (_acked) sample = _acked.OrderBy(_ => rng.Next()).Take(48).ToArray();
-        progress.WriteLine($"\nchaos: fault {f.Index}: {f.Kind} node {n}");
+        var (placed, control) = SelectSample(f);
+        progress.WriteLine($"\nchaos: fault {f.Index}: {f.Kind} node {n} ({f.Pools.Count} pools, {f.Shards.Count} conntrack shards there; probing {placed.Length} of their flows, {f.ShardsSampled} of {f.ShardsWithFlows} shards with flows, and {control.Length} others)");
         Task probe;
         long at = _c.NowMs;
         switch (f.Kind)
@@ -255,16 +262,18 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
             case "kill":
                 await cl.Kill(n, ct);
                 at = _c.NowMs;
+                f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
-                probe = Probe(f, at, sample, ct);
+                probe = Probe(f, at, placed, control, ct);
                 await Hold(o.DownSeconds, ct);
                 await Restart(n, ct);
                 break;
             case "pause":
                 await cl.Stop(n, ct);
                 at = _c.NowMs;
+                f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
-                probe = Probe(f, at, sample, ct);
+                probe = Probe(f, at, placed, control, ct);
                 await Hold(o.PauseSeconds, ct);
                 await cl.Cont(n, ct);
                 await BackOrRestart(n, ct);
@@ -273,8 +282,9 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
                 var others = Enumerable.Range(1, _nodeCount).Where(i => i != n && cl.Running(i)).ToArray();
                 await cl.Partition(n, others, ct);
                 at = _c.NowMs;
+                f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
-                probe = Probe(f, at, sample, ct);
+                probe = Probe(f, at, placed, control, ct);
                 var minority = MinorityProbe(f, n, at, ct);
                 await Hold(o.PartitionSeconds, ct);
                 await ClusterControl.Heal(ct);
@@ -370,32 +380,77 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
     }
 
     /// <summary>
-    /// The recovery of affected flows: a sample of acknowledged flows is asked again from the nodes in service, each
-    /// until it answers; its recovery is the end of its first acknowledged answer after the fault. Affected: a flow
-    /// whose first try after the fault failed, timed out, or took longer than a second.
+    /// The flows the fault will hit, chosen from the node's activation log just before it: acknowledged flows whose
+    /// conntrack shard or pool runs there, one per shard and per pool first, then more, up to <see cref="MaxPlaced"/>;
+    /// and a few others, to catch stalls of flows whose state did not move (a lost shard coordinator).
     /// </summary>
-    private async Task Probe(FaultRecord f, long at, Flow[] sample, CancellationToken ct)
+    private (Flow[] Placed, Flow[] Control) SelectSample(FaultRecord f)
     {
-        f.Sampled = sample.Length;
-        var times = await Task.WhenAll(sample.Select(async (flow, idx) =>
+        var rng = new Random(o.Seed ^ (f.Index * 7919));
+        Flow[] acked; lock (_acked) acked = [.. _acked];
+        if (_cluster is not null)
+        {
+            _active ??= new ActiveEntities(_cluster.RunDir);
+            var running = _active.On(f.Node);
+            f.Pools = running.Where(e => e.StartsWith("pool-", StringComparison.Ordinal)).ToHashSet();
+            f.Shards = running.Where(e => e.StartsWith("ct-", StringComparison.Ordinal)).Select(Placement.ConntrackShard).ToHashSet();
+        }
+        var hit = acked.Select(x => (Flow: x, Where: PlaceOf(x)))
+            .Where(x => f.Shards.Contains(x.Where.Shard) || f.Pools.Contains(x.Where.Pool))
+            .OrderBy(_ => rng.Next()).ToList();
+        var chosen = new List<Flow>();
+        var taken = new HashSet<int>();
+        // Rounds: every shard and pool gets its k-th flow before any gets its (k+1)-th.
+        for (int round = 0; round < 4 && chosen.Count < MaxPlaced; round++)
+        {
+            foreach (var g in hit.GroupBy(x => f.Shards.Contains(x.Where.Shard) ? "s" + x.Where.Shard : "p" + x.Where.Pool))
+            {
+                var next = g.Skip(round).FirstOrDefault();
+                if (next.Flow is null || chosen.Count >= MaxPlaced || !taken.Add(next.Flow.Id)) continue;
+                chosen.Add(next.Flow);
+            }
+        }
+        f.ShardsWithFlows = hit.Select(x => x.Where.Shard).Where(f.Shards.Contains).Distinct().Count();
+        f.ShardsSampled = chosen.Select(x => PlaceOf(x).Shard).Where(f.Shards.Contains).Distinct().Count();
+        var control = acked.Where(x => !taken.Contains(x.Id)).OrderBy(_ => rng.Next()).Take(24).ToArray();
+        return ([.. chosen], control);
+    }
+
+    private const int MaxPlaced = 240;
+    private ActiveEntities? _active;
+    private readonly ConcurrentDictionary<int, (string Shard, string Pool)> _placeOf = new();
+    private (string Shard, string Pool) PlaceOf(Flow x) => _placeOf.GetOrAdd(x.Id, _ => (Placement.ShardOf(x), Placement.PoolOf(x)));
+
+    /// <summary>
+    /// The recovery of affected flows: each sampled flow is asked again from the nodes in service until it answers
+    /// (a try waits up to 2.5 s, so an answer the node gives late is seen when it comes; a failed try is repeated
+    /// 100 ms after it began: the resolution). Its recovery is the end of its first acknowledged answer. Affected: a
+    /// flow whose conntrack shard was on the node (its entity must start elsewhere), or any sampled flow whose first
+    /// try failed or took longer than half a second.
+    /// </summary>
+    private async Task Probe(FaultRecord f, long at, Flow[] placed, Flow[] control, CancellationToken ct)
+    {
+        f.Sampled = placed.Length + control.Length;
+        var times = await Task.WhenAll(placed.Concat(control).Select(async (flow, idx) =>
         {
             var rng = new Random(idx);
-            bool affected = false;
+            bool affected = f.Shards.Contains(PlaceOf(flow).Shard), first = true;
             var deadline = at + 90_000;
             while (_c.NowMs < deadline)
             {
                 var nodes = InService();
-                if (nodes.Length == 0) { await Task.Delay(50, ct); continue; } // waiting for a node in service
+                if (nodes.Length == 0) { await Task.Delay(20, ct); continue; } // waiting for a node in service
                 long t0 = _c.NowMs;
-                // The first try may take a second (a slow answer is not a lost one); once affected, a flow is asked
-                // every half second, which is the resolution of its recovery time.
-                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromMilliseconds(affected ? 500 : 1000));
+                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromMilliseconds(2500));
                 if (outcome == Outcome.Ack)
                 {
-                    if (_c.NowMs - t0 > 1000) affected = true;
+                    if (first && _c.NowMs - t0 > 500) affected = true;
                     return (Affected: affected, Seconds: (_c.NowMs - at) / 1000.0);
                 }
                 affected = true;
+                first = false;
+                long wait = t0 + 100 - _c.NowMs;
+                if (wait > 0) await Task.Delay((int)wait, ct); // the probe's resolution: a failed try is repeated 100 ms after it began
             }
             return (Affected: true, Seconds: double.NaN);
         }));
@@ -405,6 +460,7 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
         var ok = aff.Where(t => !double.IsNaN(t.Seconds)).Select(t => t.Seconds).ToList();
         lock (_recoveries) _recoveries.AddRange(ok);
         f.RecoveryMaxS = ok.Count > 0 ? ok.Max() : 0;
+        if (ok.Count > 0) { f.Timeline.FlowsFirst = ok.Min(); f.Timeline.FlowsLast = ok.Max(); }
     }
 
     /// <summary>

@@ -166,6 +166,7 @@ public static class ActorNatHosting
             ctx.ConfigRegion = registry.Get<ConfigRegionKey>();
             ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
             JournalFence.Get(system).Use(ctx.Fence);
+            if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
             registry.Register<RouterKey>(ctx.Router);
         });
