@@ -47,7 +47,7 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             Interlocked.Add(ref ctx.Counters.Fenced, n);
             throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
         }
-        var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout);
+        var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout, ctx.Failover);
         var heads = new bool[n];
         var snapshot = ctx.Config.Current;
         var last = n > 1 ? new Dictionary<(Protocol, uint, ushort), int>(n) : null;

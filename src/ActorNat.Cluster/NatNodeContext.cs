@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ActorNat.Cluster.Failover;
 using ActorNat.Cluster.Fencing;
 using ActorNat.Cluster.Routing;
 using ActorNat.Core.Conntrack;
@@ -32,6 +33,9 @@ public sealed class NatNodeContext
     public NodeCounters Counters { get; } = new();
     public ConntrackTimeouts Timeouts { get; set; } = ConntrackTimeouts.Default;
     public string NodeName { get; set; }
+
+    /// <summary>Whether shards may be moving now (a member unreachable or just lost): requests are repeated sooner.</summary>
+    public FailoverWindow Failover { get; } = new();
 
     /// <summary>Whether this node may act (journal, answer): not after a long pause, not on the minority side.</summary>
     public NodeFence Fence { get; }

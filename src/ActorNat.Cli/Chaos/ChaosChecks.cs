@@ -135,12 +135,13 @@ public sealed partial class ChaosRunner
                 key_conflicts_in_logs = conflicts.Count },
             activations = activations is null ? null : new { logs = activations.Files, incarnations = activations.Incarnations, starts = activations.Activations, overlaps = activations.Overlaps },
             phases_s = phases,
+            listing_complete_s = _faults.Any(f => f.ListingCompleteS is not null) ? new { max = _faults.Max(f => f.ListingCompleteS), all = _faults.Where(f => f.ListingCompleteS is not null).Select(f => f.ListingCompleteS) } : null,
             recovery_s = new { p50 = Math.Round(P(0.50), 3), p99 = Math.Round(P(0.99), 3), max = Math.Round(rec.Count == 0 ? 0 : rec[^1], 3), affected_flows = rec.Count },
             per_fault = _faults.Select(f => new
             {
                 f.Index, f.Kind, f.Node, at_s = f.AtMs / 1000.0, recovery_max_s = Math.Round(f.RecoveryMaxS, 3), f.Sampled, f.Affected,
                 pools = f.Pools.Count, conntrack_shards = f.Shards.Count, shards_with_flows = f.ShardsWithFlows, shards_sampled = f.ShardsSampled,
-                timeline_s = f.Timeline.ToJson(), failed = f.FailedRequests, unknown = f.UnknownRequests, note = f.Note,
+                timeline_s = f.Timeline.ToJson(), listing_complete_s = f.ListingCompleteS, failed = f.FailedRequests, unknown = f.UnknownRequests, note = f.Note,
             }),
             violations = _violations.Count,
             notes = _notes,
@@ -161,7 +162,7 @@ public sealed partial class ChaosRunner
         t.AppendLine("  failover phases, seconds from the fault (p50 / p99 / max over faults):");
         foreach (var (name, _) in new Timeline().Phases())
             if (phases.TryGetValue(name, out var ph)) t.AppendLine($"    {name,-22} {JsonSerializer.Serialize(ph)}");
-        foreach (var f in _faults) t.AppendLine($"  fault {f.Index} {f.Kind} node {f.Node}: {f.Timeline.ToText()}");
+        foreach (var f in _faults) t.AppendLine($"  fault {f.Index} {f.Kind} node {f.Node}: {f.Timeline.ToText()}{(f.ListingCompleteS is { } l ? $" conntrack -L whole again {l:F2}" : "")}");
         foreach (var n in _notes) t.AppendLine("  note: " + n);
         if (_violations.Count > 0)
         {

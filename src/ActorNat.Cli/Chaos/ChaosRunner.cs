@@ -23,6 +23,8 @@ public sealed record ChaosOptions
     public double PartitionSeconds { get; init; } = 12;
     public double WarmupSeconds { get; init; } = 5;
     public bool KeepCluster { get; init; }
+    /// <summary>At each kill, poll `conntrack -L` through a survivor until it lists every entry acknowledged before.</summary>
+    public bool ListingProbe { get; init; }
 }
 
 public sealed record FaultRecord(int Index, string Kind, int Node)
@@ -37,6 +39,8 @@ public sealed record FaultRecord(int Index, string Kind, int Node)
     public int ShardsWithFlows { get; set; }
     public int ShardsSampled { get; set; }
     public Timeline Timeline { get; } = new();
+    /// <summary>--listing-probe: seconds from the kill until a survivor's listing held every entry acknowledged before it.</summary>
+    public double? ListingCompleteS { get; set; }
     public long EndMs { get; set; }
     public int Sampled { get; set; }
     public int Affected { get; set; }
@@ -265,6 +269,7 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
                 f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
                 probe = Probe(f, at, placed, control, ct);
+                if (o.ListingProbe) probe = Task.WhenAll(probe, ListingProbe(f, at, ct));
                 await Hold(o.DownSeconds, ct);
                 await Restart(n, ct);
                 break;
@@ -461,6 +466,32 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
         lock (_recoveries) _recoveries.AddRange(ok);
         f.RecoveryMaxS = ok.Count > 0 ? ok.Max() : 0;
         if (ok.Count > 0) { f.Timeline.FlowsFirst = ok.Min(); f.Timeline.FlowsLast = ok.Max(); }
+    }
+
+    /// <summary>
+    /// How soon `conntrack -L` through a survivor is whole again after a kill: the listing (every pool, paged) is taken
+    /// every 250 ms until it holds every entry acknowledged before the kill (an error or a partial listing: again).
+    /// </summary>
+    private async Task ListingProbe(FaultRecord f, long at, CancellationToken ct)
+    {
+        HashSet<ulong> want; lock (_acked) want = _acked.Where(x => x.AckMs <= at).Select(x => x.Ack!.ConntrackId).ToHashSet();
+        var rng = new Random(f.Index);
+        while (_c.NowMs < at + 60_000)
+        {
+            long t0 = _c.NowMs;
+            var nodes = InService();
+            var have = new HashSet<ulong>();
+            try
+            {
+                using var call = _c.Admin(nodes[rng.Next(nodes.Length)]).ConntrackList(new Wire.ConntrackFilter(), _c.Headers, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: ct);
+                await foreach (var batch in call.ResponseStream.ReadAllAsync(ct)) foreach (var e in batch.Entries) have.Add(e.Id);
+                if (want.IsSubsetOf(have)) { f.ListingCompleteS = (_c.NowMs - at) / 1000.0; return; }
+            }
+            catch (RpcException) { }
+            long wait = t0 + 250 - _c.NowMs;
+            if (wait > 0) await Task.Delay((int)wait, ct); // the listing probe's pace
+        }
+        Note($"fault {f.Index}: no listing through a survivor held every acknowledged entry within 60 s");
     }
 
     /// <summary>

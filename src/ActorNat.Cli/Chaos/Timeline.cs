@@ -71,7 +71,7 @@ public sealed record Timeline
                 if (line.Length == 0 || line.Contains("\"up\":false", StringComparison.Ordinal)) continue;
                 JsonElement e;
                 try { using var d = JsonDocument.Parse(line); e = d.RootElement.Clone(); } catch (JsonException) { continue; } // a line cut by SIGKILL
-                lines.Add(new Line(node, e.GetProperty("t").GetInt64(),
+                lines.Add(new Line(node, e.GetProperty("inc").GetString()!, e.GetProperty("t").GetInt64(),
                     e.TryGetProperty("ev", out var ev) ? ev.GetString() : null,
                     e.TryGetProperty("member", out var m) ? m.GetString() : e.TryGetProperty("entity", out var en) ? en.GetString() : null,
                     e.TryGetProperty("fence", out var fe) && fe.GetBoolean() && e.GetProperty("why").GetString() == "minority"));
@@ -84,17 +84,19 @@ public sealed record Timeline
             double S(long t) => (t - at) / 1000.0;
             var tl = f.Timeline;
             // The lost node's address: the `self` line of its incarnation running at the fault.
-            string? addr = lines.LastOrDefault(l => l.Node == f.Node && l.T <= at && l.Ev == "self")?.Id;
+            var self = lines.LastOrDefault(l => l.Node == f.Node && l.T <= at && l.Ev == "self");
+            string? addr = self?.Id, lostInc = self?.Inc;
             var poolFirst = new Dictionary<string, long>();
             var poolRecovered = new Dictionary<string, long>();
             var shardFirst = new Dictionary<string, long>();
-            foreach (var (node, t, ev, name, minorityFence) in lines)
+            foreach (var (node, inc, t, ev, name, minorityFence) in lines)
             {
                 if (t < at) continue;
                 if (t > until) break;
-                if (node == f.Node)
+                if (node == f.Node && inc == lostInc)
                 {
-                    if (minorityFence) tl.Fenced ??= S(t);
+                    // Cut off, the node fences itself before the others may take over (a paused one only when it runs again).
+                    if (minorityFence && f.Kind == "partition") tl.Fenced ??= S(t);
                     continue;
                 }
                 if (name is null) continue;
@@ -125,5 +127,5 @@ public sealed record Timeline
     }
 
     /// <summary>One line of an activation log: a cluster event (Ev, Id = member or pool), an entity start (Id), or the minority fence going up.</summary>
-    private sealed record Line(int Node, long T, string? Ev, string? Id, bool MinorityFence);
+    private sealed record Line(int Node, string Inc, long T, string? Ev, string? Id, bool MinorityFence);
 }
