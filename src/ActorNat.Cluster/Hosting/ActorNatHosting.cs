@@ -48,7 +48,7 @@ public static class ActorNatHosting
         if (o.SerializeMessages)
             b.AddHocon("akka.actor.serialize-messages = on\nakka.actor.serialize-creators = off", HoconAddMode.Prepend);
 
-        var db = Database.Parse(o.Database);
+        var db = Database.Parse(o.Database, abortFrozenWritesAfter: ctx.Fence.PauseLimit);
         var shardOptions = new ShardOptions
         {
             Role = Role,
