@@ -47,17 +47,18 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             Interlocked.Add(ref ctx.Counters.Fenced, n);
             throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
         }
+        if (packets.Any(Untrackable)) return await WithUntrackable(packets, ct).ConfigureAwait(false);
         var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout, ctx.Failover);
         var heads = new bool[n];
         var snapshot = ctx.Config.Current;
         var last = n > 1 ? new Dictionary<(Protocol, uint, ushort), int>(n) : null;
         for (int i = 0; i < n; i++)
         {
-            var t = packets[i].Tuple;
+            IcmpErrors.Classify(packets[i], out var t); // an ICMP error goes where the header it quotes belongs
             bool reply = snapshot.MayBeReply(t);
             var msg = packets[i].ToMsg();
             if (reply) call.Set(i, ctx.PoolRegion, new PoolPacket { Pool = Keys.PoolOfReply(t, ctx.Options.PoolBuckets), Packet = msg, RequestId = (uint)i });
-            else call.Set(i, ctx.ConntrackRegion, new EntityPacket { Original = msg.Tuple, Direction = 0, Packet = msg, RequestId = (uint)i });
+            else call.Set(i, ctx.ConntrackRegion, new EntityPacket { Original = t.ToMsg(), Direction = 0, Packet = msg, RequestId = (uint)i });
             if (last is null) { heads[i] = true; continue; }
             var server = reply ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
             if (last.TryGetValue(server, out var before)) call.Chain(before, i);
@@ -67,6 +68,28 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         await call.RunAsync(heads, ctx.Options.Attempts, ctx.Counters, ct).ConfigureAwait(false);
         var verdicts = new CoreVerdict[n];
         for (int i = 0; i < n; i++) verdicts[i] = call.Answers[i].ToCore();
+        return verdicts;
+    }
+
+    /// <summary>ICMP that conntrack refuses before any lookup (a type above 18, an error quoting nothing usable).</summary>
+    private static bool Untrackable(CorePacket p) => IcmpErrors.Classify(p, out _) == TrackStep.Error;
+
+    /// <summary>A batch holding untrackable ICMP: those are answered here (untracked, counted error), the rest as usual.</summary>
+    private async ValueTask<CoreVerdict[]> WithUntrackable(IReadOnlyList<CorePacket> packets, CancellationToken ct)
+    {
+        var verdicts = new CoreVerdict[packets.Count];
+        var rest = new List<int>();
+        for (int i = 0; i < packets.Count; i++)
+        {
+            if (!Untrackable(packets[i])) { rest.Add(i); continue; }
+            Interlocked.Increment(ref ctx.Counters.Error);
+            verdicts[i] = CoreVerdict.Untracked(packets[i].Tuple);
+        }
+        if (rest.Count > 0)
+        {
+            var answers = await TranslateBatchAsync(rest.Select(i => packets[i]).ToList(), ct).ConfigureAwait(false);
+            for (int k = 0; k < rest.Count; k++) verdicts[rest[k]] = answers[k];
+        }
         return verdicts;
     }
 

@@ -40,8 +40,16 @@ public static class PacketMapper
             if (type > 255) throw Invalid($"{path}.icmp_type", type.ToString(), "out of range 0-255");
             if (code > 255) throw Invalid($"{path}.icmp_code", code.ToString(), "out of range 0-255");
             if (id > ushort.MaxValue) throw Invalid($"{path}.icmp_id", id.ToString(), "out of range 0-65535");
-            return new Packet(FiveTuple.Icmp(src, dst, (byte)type, (byte)code, (ushort)id), TcpFlags.None, 0, (ushort)m.PayloadLength);
+            FiveTuple? embedded = null;
+            if (m.Embedded is { } inner)
+            {
+                if (!Icmp.IsError((byte)type))
+                    throw Invalid($"{path}.embedded", "set", $"only an ICMP error (type 3, 4, 5, 11, 12) quotes a header, not type {type}");
+                embedded = Quoted(inner, $"{path}.embedded");
+            }
+            return new Packet(FiveTuple.Icmp(src, dst, (byte)type, (byte)code, (ushort)id), TcpFlags.None, 0, (ushort)m.PayloadLength) { Embedded = embedded };
         }
+        if (m.Embedded is not null) throw Invalid($"{path}.embedded", "set", "only an ICMP error quotes a header");
 
         var name = proto.Name();
         if (m.HasIcmpType) throw Invalid($"{path}.icmp_type", m.IcmpType.ToString(), $"icmp fields are not allowed on {name}");
@@ -60,10 +68,41 @@ public static class PacketMapper
         return new Packet(tuple, (TcpFlags)m.TcpFlags, m.TcpSeq, (ushort)m.PayloadLength);
     }
 
+    /// <summary>The header an ICMP error quotes: validated field by field, as a packet's.</summary>
+    private static FiveTuple Quoted(Wire.Tuple t, string path)
+    {
+        var src = Address(t.SrcAddress, $"{path}.src_address");
+        var dst = Address(t.DstAddress, $"{path}.dst_address");
+        switch (t.Protocol)
+        {
+            case Wire.IpProtocol.Icmp:
+                if (t.SrcPort != 0) throw Invalid($"{path}.src_port", t.SrcPort.ToString(), "ports are not allowed on icmp (use icmp_id)");
+                if (t.DstPort != 0) throw Invalid($"{path}.dst_port", t.DstPort.ToString(), "ports are not allowed on icmp (use icmp_type/icmp_code)");
+                if (t.IcmpType > 255) throw Invalid($"{path}.icmp_type", t.IcmpType.ToString(), "out of range 0-255");
+                if (t.IcmpCode > 255) throw Invalid($"{path}.icmp_code", t.IcmpCode.ToString(), "out of range 0-255");
+                if (t.IcmpId > ushort.MaxValue) throw Invalid($"{path}.icmp_id", t.IcmpId.ToString(), "out of range 0-65535");
+                return FiveTuple.Icmp(src, dst, (byte)t.IcmpType, (byte)t.IcmpCode, (ushort)t.IcmpId);
+            case Wire.IpProtocol.Tcp or Wire.IpProtocol.Udp:
+                var name = t.Protocol == Wire.IpProtocol.Tcp ? "tcp" : "udp";
+                if (t.IcmpType != 0) throw Invalid($"{path}.icmp_type", t.IcmpType.ToString(), $"icmp fields are not allowed on {name}");
+                if (t.IcmpCode != 0) throw Invalid($"{path}.icmp_code", t.IcmpCode.ToString(), $"icmp fields are not allowed on {name}");
+                if (t.IcmpId != 0) throw Invalid($"{path}.icmp_id", t.IcmpId.ToString(), $"icmp fields are not allowed on {name}");
+                if (t.SrcPort > ushort.MaxValue) throw Invalid($"{path}.src_port", t.SrcPort.ToString(), "out of range 0-65535");
+                if (t.DstPort > ushort.MaxValue) throw Invalid($"{path}.dst_port", t.DstPort.ToString(), "out of range 0-65535");
+                return new FiveTuple(t.Protocol == Wire.IpProtocol.Tcp ? Protocol.Tcp : Protocol.Udp, src, dst, (ushort)t.SrcPort, (ushort)t.DstPort);
+            case Wire.IpProtocol.Unspecified:
+                throw Invalid($"{path}.protocol", "unspecified", "expected tcp, udp or icmp");
+            default:
+                throw Invalid($"{path}.protocol", ((int)t.Protocol).ToString(), "unknown protocol (expected tcp=6, udp=17 or icmp=1)");
+        }
+    }
+
+    /// <summary>A dotted quad as inet_pton reads it: four decimal octets, no leading zeros (no tool precedent binds here).</summary>
     private static IPv4 Address(string text, string field)
     {
         if (string.IsNullOrEmpty(text)) throw Invalid(field, "\"\"", "an IPv4 address is required");
-        if (!IPv4.TryParse(text, out var ip)) throw Invalid(field, $"\"{text}\"", "not a dotted-quad IPv4 address");
+        if (!IPv4.TryParseStrict(text, out var ip))
+            throw Invalid(field, $"\"{text}\"", "not a dotted-quad IPv4 address (four decimal octets 0-255, no leading zeros)");
         return ip;
     }
 
@@ -110,6 +149,7 @@ public static class PacketMapper
             {
                 VerdictKind.Translate => Wire.VerdictAction.Translate,
                 VerdictKind.NoNat => Wire.VerdictAction.NoNat,
+                VerdictKind.Untracked => Wire.VerdictAction.Untracked,
                 _ => Wire.VerdictAction.Drop,
             },
             Rewritten = ToApi(v.Rewritten),
@@ -119,7 +159,27 @@ public static class PacketMapper
             Created = v.Created,
             IdempotencyKey = idempotencyKey,
         };
-        if (v.Kind != VerdictKind.Drop)
+        var fix = Checksums.ToFix(v, packet);
+        for (int bit = 0; bit < 4; bit++)
+            if (((int)fix & (1 << bit)) != 0) m.Checksums.Add((Wire.ChecksumFix)(bit + 1));
+        if (v.Related)
+        {
+            // The connection's tuples follow from the quoted header: it was a packet of the other direction.
+            m.Related = true;
+            m.EmbeddedRewritten = ToApi(v.Embedded!.Value);
+            var quoted = packet.Embedded!.Value;
+            if (v.Direction == Direction.Reply)
+            {
+                m.Original = ToApi(v.Embedded!.Value); // the client's packet as it left the client
+                m.Reply = ToApi(quoted.Invert());
+            }
+            else
+            {
+                m.Original = ToApi(quoted.Invert());
+                m.Reply = ToApi(v.Embedded!.Value);    // the server's packet as it left the server
+            }
+        }
+        else if (v.Kind is VerdictKind.Translate or VerdictKind.NoNat)
         {
             if (v.Direction == Direction.Original)
             {

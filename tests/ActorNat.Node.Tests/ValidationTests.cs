@@ -24,7 +24,22 @@ public class ValidationTests
         { "flags-on-udp", "packet.tcp_flags", "2" },
         { "unknown-tcp-flags", "packet.tcp_flags", "0x42" },
         { "payload-too-big", "packet.payload_length", "70000" },
+        { "leading-zero-src", "packet.src_address", "\"172.018.0.2\"" },
+        { "embedded-on-echo", "packet.embedded", "set" },
+        { "embedded-on-udp", "packet.embedded", "set" },
+        { "embedded-bad-src", "packet.embedded.src_address", "\"010.0.2.15\"" },
+        { "embedded-port-too-big", "packet.embedded.dst_port", "70000" },
+        { "embedded-no-proto", "packet.embedded.protocol", "unspecified" },
+        { "embedded-ports-on-icmp", "packet.embedded.src_port", "5" },
     };
+
+    private static Wire.PacketMeta PortUnreachable(Wire.Tuple quoted) => new()
+    {
+        Protocol = Wire.IpProtocol.Icmp, SrcAddress = "192.0.2.80", DstAddress = "10.0.2.15", IcmpType = 3, IcmpCode = 3, Embedded = quoted,
+    };
+
+    private static Wire.Tuple Quoted() => new()
+        { Protocol = Wire.IpProtocol.Udp, SrcAddress = "10.0.2.15", DstAddress = "192.0.2.80", SrcPort = 41000, DstPort = 9999 };
 
     public static Wire.PacketMeta Build(string name)
     {
@@ -46,6 +61,13 @@ public class ValidationTests
             case "flags-on-udp": p = LiveNode.Udp("172.18.0.2", 40000, "192.0.2.53", 53); p.TcpFlags = 2; break;
             case "unknown-tcp-flags": p.TcpFlags = 0x42; break;
             case "payload-too-big": p.PayloadLength = 70000; break;
+            case "leading-zero-src": p.SrcAddress = "172.018.0.2"; break;
+            case "embedded-on-echo": p = PortUnreachable(Quoted()); p.IcmpType = 8; break;
+            case "embedded-on-udp": p = LiveNode.Udp("172.18.0.2", 40000, "192.0.2.53", 53); p.Embedded = Quoted(); break;
+            case "embedded-bad-src": p = PortUnreachable(Quoted()); p.Embedded.SrcAddress = "010.0.2.15"; break;
+            case "embedded-port-too-big": p = PortUnreachable(Quoted()); p.Embedded.DstPort = 70000; break;
+            case "embedded-no-proto": p = PortUnreachable(Quoted()); p.Embedded.Protocol = Wire.IpProtocol.Unspecified; break;
+            case "embedded-ports-on-icmp": p = PortUnreachable(Quoted()); p.Embedded.Protocol = Wire.IpProtocol.Icmp; p.Embedded.SrcPort = 5; p.Embedded.DstPort = 0; break;
             default: throw new ArgumentException(name);
         }
         return p;

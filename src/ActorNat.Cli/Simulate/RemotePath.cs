@@ -104,11 +104,15 @@ public sealed class RemotePath : Simulator.IPacketPath
             Wire.VerdictAction.Translate => VerdictKind.Translate,
             Wire.VerdictAction.NoNat => VerdictKind.NoNat,
             Wire.VerdictAction.Drop => VerdictKind.Drop,
+            Wire.VerdictAction.Untracked => VerdictKind.Untracked,
             _ => throw new InvalidOperationException($"the node answered an unknown verdict action {v.Action}"),
         };
         var rewritten = v.Rewritten is null ? packet.Tuple : PacketMapper.FromApi(v.Rewritten);
         return new Verdict(kind, kind == VerdictKind.Drop ? ParseReason(v.DropReason) : DropReason.None, rewritten,
-            v.Direction == Wire.PacketDirection.Reply ? Direction.Reply : Direction.Original, v.ConntrackId, v.Created);
+            v.Direction == Wire.PacketDirection.Reply ? Direction.Reply : Direction.Original, v.ConntrackId, v.Created)
+        {
+            Embedded = v.Related && v.EmbeddedRewritten is not null ? PacketMapper.FromApi(v.EmbeddedRewritten) : null,
+        };
     }
 
     public static DropReason ParseReason(string name) => name switch
@@ -118,6 +122,7 @@ public sealed class RemotePath : Simulator.IPacketPath
         "ports-exhausted" => DropReason.PortsExhausted,
         "invalid" => DropReason.Invalid,
         "table-full" => DropReason.TableFull,
+        "icmp-redirect-nat" => DropReason.RedirectNat,
         _ => DropReason.None,
     };
 
@@ -136,6 +141,7 @@ public sealed class RemotePath : Simulator.IPacketPath
             m.IcmpType = t.IcmpType;
             m.IcmpCode = t.IcmpCode;
             m.IcmpId = t.IcmpId;
+            if (p.Embedded is { } e) m.Embedded = PacketMapper.ToApi(e);
         }
         else
         {

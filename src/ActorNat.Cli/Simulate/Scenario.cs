@@ -6,7 +6,12 @@ namespace ActorNat.Cli.Simulate;
 /// <summary>One flow of a scenario after count expansion (the oracle's `flows[i]`).</summary>
 public sealed record ScenarioFlow(
     int Index, string Proto, string Src, int Sport, string Dst, int Dport, int IcmpId, string? Label, bool Reply,
-    int Packets, double Interval, double ReplyTimeout, string Close, double ConnectTimeout, double Wait);
+    int Packets, double Interval, double ReplyTimeout, string Close, double ConnectTimeout, double Wait,
+    int IcmpType = 8, int IcmpCode = 0, bool Listener = true)
+{
+    /// <summary>The scenario set the ICMP type or code: the output carries both (the oracle's `type`/`code`).</summary>
+    public bool IcmpTypeGiven { get; init; }
+}
 
 /// <summary>A scenario step: a flow, or one of the actions sleep, dump, close and exec.</summary>
 public abstract record ScenarioStep;
@@ -33,6 +38,14 @@ public sealed class Scenario
     public required IReadOnlyDictionary<string, string> Sysctl { get; init; }
     /// <summary>Every address that some namespace other than the router owns: those answer (a server, a client).</summary>
     public required IReadOnlySet<string> PeerAddresses { get; init; }
+    /// <summary>The other namespaces' link addresses with their prefixes: a hop answers from the one on the NAT address's subnet.</summary>
+    public IReadOnlyList<string> PeerLinkAddresses { get; init; } = [];
+    /// <summary>
+    /// Destinations another namespace has an `unreachable` or `prohibit` route to: its kernel answers a packet for them
+    /// with an ICMP destination unreachable (code 1 host unreachable, or 13 administratively prohibited) from its own
+    /// address, a hop on the path. (A `blackhole` route answers nothing, as no route at all.)
+    /// </summary>
+    public IReadOnlyList<(ActorNat.Core.Net.Prefix Prefix, byte Code)> UnreachableRoutes { get; init; } = [];
     public required IReadOnlyList<ScenarioStep> Steps { get; init; }
 
     public IEnumerable<ScenarioFlow> Flows => Steps.OfType<FlowStep>().Select(s => s.Flow);
@@ -53,6 +66,8 @@ public sealed class Scenario
         var sysctl = new Dictionary<string, string>();
         var peers = new HashSet<string>();
         var interfaces = new List<RouterInterface>();
+        var linkAddrs = new List<string>();
+        var unreachable = new List<(ActorNat.Core.Net.Prefix, byte)>();
 
         if (namespaces.ValueKind == JsonValueKind.Object)
         {
@@ -65,6 +80,11 @@ public sealed class Scenario
                     {
                         case "routes":
                             if (isRouter) routes.AddRange(setting.Value.EnumerateArray().Select(r => r.GetString()!));
+                            else
+                                foreach (var r in setting.Value.EnumerateArray().Select(r => r.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+                                    if (r.Length >= 2 && r[0] is "unreachable" or "prohibit")
+                                        unreachable.Add((ActorNat.Core.Net.Prefix.TryParse(r[1], out var pfx) ? pfx
+                                            : throw new ParseException($"invalid prefix \"{r[1]}\" in namespaces.{ns.Name}.routes", r[1]), r[0] == "prohibit" ? (byte)13 : (byte)1));
                             break;
                         case "iptables":
                             if (isRouter) iptables.AddRange(setting.Value.EnumerateArray().Select(r => r.GetString()!));
@@ -115,7 +135,7 @@ public sealed class Scenario
                     var ns = end.GetProperty("ns").GetString()!;
                     var addrs = end.TryGetProperty("addrs", out var ad) ? ad.EnumerateArray().Select(x => x.GetString()!).ToList() : [];
                     if (ns == router) interfaces.Add(new RouterInterface(end.GetProperty("dev").GetString()!, addrs));
-                    else foreach (var a in addrs) peers.Add(HostOf(a));
+                    else foreach (var a in addrs) { peers.Add(HostOf(a)); linkAddrs.Add(a); }
                 }
             }
         }
@@ -138,7 +158,7 @@ public sealed class Scenario
         return new Scenario
         {
             Name = name, Router = router, Interfaces = interfaces, Routes = routes, Iptables = iptables, Sysctl = sysctl,
-            PeerAddresses = peers, Steps = steps,
+            PeerAddresses = peers, Steps = steps, PeerLinkAddresses = linkAddrs, UnreachableRoutes = unreachable,
         };
     }
 
@@ -146,7 +166,7 @@ public sealed class Scenario
     {
         foreach (var p in f.EnumerateObject())
             if (p.Name is not ("proto" or "src" or "sport" or "dst" or "dport" or "id" or "label" or "reply" or "packets" or "interval"
-                or "reply_timeout" or "close" or "connect_timeout" or "count" or "sport_step" or "wait"))
+                or "reply_timeout" or "close" or "connect_timeout" or "count" or "sport_step" or "wait" or "type" or "code" or "listener"))
                 throw Unsupported($"flow field \"{p.Name}\"");
         var proto = Str(f, "proto") ?? throw new ParseException("a flow needs \"proto\"", "proto");
         if (proto is not ("tcp" or "udp" or "icmp")) throw Unsupported($"flow proto \"{proto}\"");
@@ -154,6 +174,14 @@ public sealed class Scenario
         int count = Int(f, "count") ?? 1;
         int step = Int(f, "sport_step") ?? 1;
         var close = Str(f, "close") ?? "none";
+        int icmpType = Int(f, "type") ?? 8, icmpCode = Int(f, "code") ?? 0;
+        if (proto != "icmp" && (f.TryGetProperty("type", out _) || f.TryGetProperty("code", out _)))
+            throw new ParseException("\"type\" and \"code\" are for ICMP flows", "type");
+        if (icmpType is < 0 or > 255) throw new ParseException($"ICMP type {icmpType} out of range 0-255", "type");
+        if (icmpCode is < 0 or > 255) throw new ParseException($"ICMP code {icmpCode} out of range 0-255", "code");
+        bool listener = !f.TryGetProperty("listener", out var ls) || ls.GetBoolean();
+        if (proto == "icmp" && !listener) throw new ParseException("\"listener\" is for UDP/TCP flows", "listener");
+        bool typeGiven = f.TryGetProperty("type", out _) || f.TryGetProperty("code", out _);
         if (close is not ("none" or "fin" or "rst")) throw Unsupported($"flow close \"{close}\"");
         var list = new List<ScenarioFlow>();
         for (int k = 0; k < count; k++)
@@ -171,7 +199,8 @@ public sealed class Scenario
                 Dbl(f, "reply_timeout") ?? (reply ? 0.5 : 0.05),
                 close,
                 Dbl(f, "connect_timeout") ?? 1.5,
-                Dbl(f, "wait") ?? 0));
+                Dbl(f, "wait") ?? 0,
+                icmpType, icmpCode, listener) { IcmpTypeGiven = typeGiven });
         }
         return list;
     }

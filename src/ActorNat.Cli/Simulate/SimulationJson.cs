@@ -24,7 +24,15 @@ public static class SimulationJson
                 ["label"] = o.Flow.Label,
                 ["client_result"] = o.ClientResult,
             };
-            if (o.Flow.Proto == "icmp") f["id"] = (int)o.Original.IcmpId;
+            if (o.Flow.Proto == "icmp")
+            {
+                f["id"] = (int)o.Original.IcmpId;
+                if (o.Flow.IcmpTypeGiven)
+                {
+                    f["type"] = o.Flow.IcmpType;
+                    f["code"] = o.Flow.IcmpCode;
+                }
+            }
             else
             {
                 f["sport"] = (int)o.Original.SPort;

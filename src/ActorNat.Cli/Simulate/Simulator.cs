@@ -156,8 +156,9 @@ public sealed class Simulator
             }
             case "icmp":
             {
-                var tuple = FiveTuple.Icmp(src, dst, FiveTuple.IcmpEchoRequest, 0, (ushort)flow.IcmpId);
-                RequestReply(flow, tuple, peerAnswers);
+                var tuple = FiveTuple.Icmp(src, dst, (byte)flow.IcmpType, (byte)flow.IcmpCode, (ushort)flow.IcmpId);
+                // A Linux peer answers echo and timestamp requests (icmp_echo, icmp_timestamp); nothing else.
+                RequestReply(flow, tuple, peerAnswers && flow.IcmpType is Icmp.EchoRequest or Icmp.Timestamp);
                 break;
             }
             default:
@@ -167,23 +168,69 @@ public sealed class Simulator
         Advance(flow.Wait);
     }
 
-    /// <summary>UDP or ICMP echo: each packet, its answer (when the peer answers), then the interval.</summary>
+    /// <summary>
+    /// UDP or ICMP: each packet, its answer (when the peer answers), and the interval before the next packet. A UDP packet to a port nobody
+    /// listens on is answered by the peer's kernel with a port unreachable quoting it; the client's connected socket
+    /// sees ECONNREFUSED when NAT translated that error back to it (RELATED).
+    /// </summary>
     private void RequestReply(ScenarioFlow flow, FiveTuple tuple, bool peerAnswers)
     {
-        int answered = 0;
+        int answered = 0, refused = 0;
         for (int n = 0; n < flow.Packets; n++)
         {
             var v = Send(new Packet(tuple));
-            if (v.Kind != VerdictKind.Drop && peerAnswers)
+            bool forwarded = v.Kind is VerdictKind.Translate or VerdictKind.NoNat or VerdictKind.Untracked;
+            if (forwarded && peerAnswers && flow.Listener)
             {
                 _now += RoundTripMs;
-                Send(new Packet(v.Rewritten.Invert()));
-                answered++;
+                var answer = Send(new Packet(v.Rewritten.Invert()));
+                if (answer.Kind is VerdictKind.Translate or VerdictKind.NoNat && answer.Rewritten.Dst == tuple.Src) answered++;
             }
-            else Advance(flow.ReplyTimeout);
-            Advance(flow.Interval);
+            else if (forwarded && peerAnswers)
+            {
+                _now += RoundTripMs;
+                if (Refused(v.Rewritten, tuple)) refused++;
+            }
+            else
+            {
+                // A hop without a route answers with an error (a UDP client's socket sees EHOSTUNREACH, which the
+                // oracle does not count); the client still waits out its reply timeout.
+                if (forwarded) HopError(v.Rewritten, tuple);
+                Advance(flow.ReplyTimeout);
+            }
+            // The oracle pauses between packets, not after the last one.
+            if (n + 1 < flow.Packets) Advance(flow.Interval);
         }
-        _outcomes.Add(new FlowOutcome(flow, tuple, $"replies={answered}/{flow.Packets}"));
+        _outcomes.Add(new FlowOutcome(flow, tuple, $"replies={answered}/{flow.Packets}" + (refused > 0 ? $" refused={refused}" : "")));
+    }
+
+    /// <summary>
+    /// The error a hop on the path sends for a packet that arrived as <paramref name="arrived"/>, when some namespace
+    /// routes its destination to `unreachable`/`prohibit`: from that hop's address on the NAT address's subnet. It must
+    /// come back RELATED, to the client, quoting the client's own packet.
+    /// </summary>
+    private void HopError(in FiveTuple arrived, in FiveTuple sent)
+    {
+        var dst = arrived.Dst;
+        var route = _scenario.UnreachableRoutes.Where(r => r.Prefix.Contains(dst)).OrderByDescending(r => r.Prefix.Length).FirstOrDefault();
+        if (route.Code == 0) return;
+        var nat = arrived.Src;
+        var hop = _scenario.PeerLinkAddresses.Select(a => (Cidr: a, Ok: Prefix.TryParse(a.Contains('/') ? a : a + "/32", out var p) ? p : default))
+            .FirstOrDefault(x => x.Ok.Length > 0 && x.Ok.Contains(nat)).Cidr;
+        if (hop is null) return;
+        _now += RoundTripMs;
+        var error = new Packet(FiveTuple.Icmp(IPv4.Parse(hop.Split('/')[0]), nat, Icmp.DestUnreachable, route.Code, 0)) { Embedded = arrived };
+        var v = Send(error);
+        if (!(v.Kind is VerdictKind.Translate or VerdictKind.NoNat && v.Embedded == sent))
+            throw new InvalidOperationException($"the hop's unreachable for {sent} did not come back to the client: {v.Kind} {v.Reason}");
+    }
+
+    /// <summary>The peer's port unreachable for a packet that arrived as <paramref name="arrived"/>: back at the client?</summary>
+    private bool Refused(in FiveTuple arrived, in FiveTuple sent)
+    {
+        var error = new Packet(FiveTuple.Icmp(arrived.Dst, arrived.Src, Icmp.DestUnreachable, 3, 0)) { Embedded = arrived };
+        var v = Send(error);
+        return v.Kind is VerdictKind.Translate or VerdictKind.NoNat && v.Embedded == sent && v.Rewritten.Dst == sent.Src;
     }
 
     private void Tcp(ScenarioFlow flow, IPv4 src, IPv4 dst, bool peerAnswers)
@@ -192,13 +239,23 @@ public sealed class Simulator
         var tuple = new FiveTuple(Protocol.Tcp, src, dst, sport, (ushort)flow.Dport);
         uint isn = _random.NextU32();
         var syn = Send(new Packet(tuple, TcpFlags.Syn, isn));
+        if (syn.Kind != VerdictKind.Drop && peerAnswers && !flow.Listener)
+        {
+            // Nothing listens: the peer's kernel answers the SYN with RST+ACK, which ends the unreplied connection.
+            _now += RoundTripMs;
+            var rst = Send(new Packet(syn.Rewritten.Invert(), TcpFlags.Rst | TcpFlags.Ack, 0));
+            _outcomes.Add(new FlowOutcome(flow, tuple, rst.Kind == VerdictKind.Drop ? "connect-timeout" : "error:ECONNREFUSED"));
+            return;
+        }
         if (syn.Kind == VerdictKind.Drop || !peerAnswers)
         {
+            if (syn.Kind != VerdictKind.Drop) HopError(syn.Rewritten, tuple); // a soft error for a connecting socket: it retries
             // No SYN-ACK: the client retransmits its SYN after 1 s and gives up at connect_timeout.
             if (flow.ConnectTimeout > 1.0)
             {
                 Advance(1.0);
-                Send(new Packet(tuple, TcpFlags.Syn, isn));
+                var again = Send(new Packet(tuple, TcpFlags.Syn, isn));
+                if (again.Kind != VerdictKind.Drop) HopError(again.Rewritten, tuple);
                 Advance(flow.ConnectTimeout - 1.0);
             }
             else Advance(flow.ConnectTimeout);

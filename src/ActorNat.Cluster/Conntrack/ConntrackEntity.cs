@@ -86,6 +86,11 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         var now = _ctx.Clock.NowMs;
         if (!_exists && m.Holder is { } holder)
             Adopt(holder.ToCore(), Keys.PoolOfReply(holder.Reply.ToCore(), _ctx.Options.PoolBuckets));
+        if (IcmpErrors.Classify(packet, out var quoted) == TrackStep.Related)
+        {
+            Related(packet, quoted, m.Direction == (uint)Direction.Reply, now);
+            return;
+        }
         if (!_exists || _entry.State.IsExpired(now))
         {
             if (_exists) Destroy(DestroyReason.Expired, tellPool: true);
@@ -136,14 +141,28 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             TellPool();
     }
 
+    /// <summary>An ICMP error about this connection (Core decides the rewrites); never opens or refreshes an entry.</summary>
+    private void Related(in CorePacket packet, in FiveTuple quoted, bool fromPool, long now)
+    {
+        if (_exists && _entry.State.IsExpired(now)) Destroy(DestroyReason.Expired, tellPool: true);
+        if (_exists && (fromPool || quoted == _entry.Reply || quoted == _entry.Original)
+            && IcmpErrors.TryTranslate(_entry, fromPool || quoted == _entry.Reply ? Direction.Reply : Direction.Original, packet, out var v))
+        {
+            Reply(v);
+            return;
+        }
+        Interlocked.Increment(ref _ctx.Counters.Error);
+        Reply(CoreVerdict.Untracked(packet.Tuple));
+    }
+
     /// <summary>A new connection: decide (router snapshot), allocate (bysource index, then pool), answer.</summary>
     private void Open(CorePacket packet, long now)
     {
         var tuple = packet.Tuple;
-        if (ConnTracker.Start(out var state, tuple.Proto, packet.Flags, packet.SeqEnd, now, _ctx.Timeouts) == PacketOutcome.Invalid)
+        if (ConnTracker.Start(out var state, tuple, packet.Flags, packet.SeqEnd, now, _ctx.Timeouts) == PacketOutcome.Invalid)
         {
             Interlocked.Increment(ref _ctx.Counters.Invalid);
-            Reply(CoreVerdict.Dropped(DropReason.Invalid, tuple));
+            Reply(CoreVerdict.InvalidNew(tuple));
             return;
         }
         var decision = _ctx.Config.Current.Decide(tuple);
@@ -246,7 +265,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             Stash.UnstashAll();
             return;
         }
-        ConnTracker.Start(out var state, tuple.Proto, _first.Flags, _first.SeqEnd, _ctx.Clock.NowMs, _ctx.Timeouts);
+        ConnTracker.Start(out var state, tuple, _first.Flags, _first.SeqEnd, _ctx.Clock.NowMs, _ctx.Timeouts);
         if (ip != tuple.Src || port != tuple.Key) state.Status |= ConnStatus.SrcNat;
         // The pool made the reservation durable before it answered: that is the acknowledgement.
         Adopt(new ConntrackEntry { Id = pending.ConntrackId, Original = tuple, Reply = reply, State = state, MasqueradeInterface = masquerade }, pool);

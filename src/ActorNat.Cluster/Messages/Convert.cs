@@ -14,10 +14,15 @@ public static class Convert
 
     public static FiveTuple ToCore(this Tuple t) => new((Protocol)t.Proto, new IPv4(t.Src), new IPv4(t.Dst), (ushort)t.Sport, (ushort)t.Dport);
 
-    public static Packet ToMsg(this in Core.Engine.Packet p) => new()
-        { Tuple = p.Tuple.ToMsg(), TcpFlags = (uint)p.Flags, Seq = p.Seq, PayloadLength = p.PayloadLength };
+    public static Packet ToMsg(this in Core.Engine.Packet p)
+    {
+        var m = new Packet { Tuple = p.Tuple.ToMsg(), TcpFlags = (uint)p.Flags, Seq = p.Seq, PayloadLength = p.PayloadLength };
+        if (p.Embedded is { } e) m.Embedded = e.ToMsg();
+        return m;
+    }
 
-    public static Core.Engine.Packet ToCore(this Packet p) => new(p.Tuple.ToCore(), (TcpFlags)p.TcpFlags, p.Seq, (ushort)p.PayloadLength);
+    public static Core.Engine.Packet ToCore(this Packet p) =>
+        new(p.Tuple.ToCore(), (TcpFlags)p.TcpFlags, p.Seq, (ushort)p.PayloadLength) { Embedded = p.Embedded?.ToCore() };
 
     public static ConnState ToMsg(this in Core.Conntrack.ConnState s) => new()
     {
@@ -32,14 +37,26 @@ public static class Convert
         CreatedMs = s.CreatedMs, ExpiresMs = s.ExpiresMs,
     };
 
-    public static Verdict ToMsg(this in Core.Engine.Verdict v) => new()
+    public static Verdict ToMsg(this in Core.Engine.Verdict v)
     {
-        Kind = (uint)v.Kind, Reason = (uint)v.Reason, Rewritten = v.Rewritten.ToMsg(), Direction = (uint)v.Direction,
-        ConntrackId = v.ConntrackId, Created = v.Created,
-    };
+        var m = new Verdict
+        {
+            Kind = (uint)v.Kind, Reason = (uint)v.Reason, Rewritten = v.Rewritten.ToMsg(), Direction = (uint)v.Direction,
+            ConntrackId = v.ConntrackId, Created = v.Created,
+        };
+        if (v.Embedded is { } e) m.Embedded = e.ToMsg();
+        return m;
+    }
 
     public static Core.Engine.Verdict ToCore(this Verdict v) => new((VerdictKind)v.Kind, (Core.Nat.DropReason)v.Reason,
-        v.Rewritten.ToCore(), (Direction)v.Direction, v.ConntrackId, v.Created);
+        v.Rewritten.ToCore(), (Direction)v.Direction, v.ConntrackId, v.Created) { Embedded = v.Embedded?.ToCore() };
+
+    /// <summary>The tuple a packet is found by: its own, or for an ICMP error the inverse of the header it quotes.</summary>
+    public static FiveTuple LookupKey(this Packet p)
+    {
+        var t = p.Tuple.ToCore();
+        return p.Embedded is { } e && t.Proto == Protocol.Icmp && Icmp.IsError(t.IcmpType) ? e.ToCore().Invert() : t;
+    }
 
     public static NatRange ToMsg(this in CoreRange r) => new()
     {

@@ -284,10 +284,10 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void OnPacket(PoolPacket m)
     {
-        var tuple = m.Packet.Tuple.ToCore();
+        var tuple = m.Packet.LookupKey(); // an ICMP error is found by the header it quotes
         _ctx.ConntrackRegion.Forward(_holders.TryGetValue(tuple, out var h)
             ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry), RequestId = m.RequestId }
-            : new EntityPacket { Original = m.Packet.Tuple, Direction = (uint)Direction.Original, Packet = m.Packet, RequestId = m.RequestId });
+            : new EntityPacket { Original = tuple.ToMsg(), Direction = (uint)Direction.Original, Packet = m.Packet, RequestId = m.RequestId });
     }
 
     private void OnUpdate(HolderUpdate m)

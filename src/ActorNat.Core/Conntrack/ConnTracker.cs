@@ -23,6 +23,19 @@ public enum PacketOutcome : byte
 public static class ConnTracker
 {
     /// <summary>Creates the state of a new connection from its first packet, or answers Invalid (no entry then).</summary>
+    public static PacketOutcome Start(out ConnState state, in FiveTuple tuple, TcpFlags flags, uint seqEnd, long nowMs, ConntrackTimeouts timeouts)
+    {
+        // icmp_packet's valid_new[]: only a request type opens a connection (a reply, or a type that cannot be inverted,
+        // with no connection is not tracked).
+        if (tuple.Proto == Protocol.Icmp && !Icmp.OpensConnection(tuple.IcmpType))
+        {
+            state = new ConnState { Proto = tuple.Proto, CreatedMs = nowMs, Tcp = TcpState.None };
+            return PacketOutcome.Invalid;
+        }
+        return Start(out state, tuple.Proto, flags, seqEnd, nowMs, timeouts);
+    }
+
+    /// <summary>The protocol's part of <see cref="Start(out ConnState, in FiveTuple, TcpFlags, uint, long, ConntrackTimeouts)"/>.</summary>
     public static PacketOutcome Start(out ConnState state, Protocol proto, TcpFlags flags, uint seqEnd, long nowMs, ConntrackTimeouts timeouts)
     {
         state = new ConnState { Proto = proto, CreatedMs = nowMs, Tcp = TcpState.None };

@@ -39,6 +39,14 @@ public sealed class NatEngine
         Table.NowMs = now;
         Table.Sweep();
         var tuple = packet.Tuple;
+        switch (IcmpErrors.Classify(packet, out var related))
+        {
+            case TrackStep.Error:
+                Stats.Error++;
+                return Verdict.Untracked(tuple);
+            case TrackStep.Related:
+                return Related(packet, related);
+        }
 
         if (Table.TryLookup(tuple, out var i, out var dir))
         {
@@ -66,6 +74,14 @@ public sealed class NatEngine
         return New(packet, now);
     }
 
+    /// <summary>An ICMP error: RELATED to the connection of the header it quotes, or not tracked (counted error).</summary>
+    private Verdict Related(in Packet packet, in FiveTuple lookup)
+    {
+        if (Table.TryLookup(lookup, out var i, out var dir) && IcmpErrors.TryTranslate(Table[i], dir, packet, out var v)) return v;
+        Stats.Error++;
+        return Verdict.Untracked(packet.Tuple);
+    }
+
     /// <summary>The fast path: rewrite from the entry (source on the way out, destination on the way back).</summary>
     private static Verdict Rewrite(ref ConntrackEntry e, Direction dir, in FiveTuple tuple)
     {
@@ -79,10 +95,10 @@ public sealed class NatEngine
     private Verdict New(in Packet packet, long now)
     {
         var tuple = packet.Tuple;
-        if (ConnTracker.Start(out var state, tuple.Proto, packet.Flags, packet.SeqEnd, now, Timeouts) == PacketOutcome.Invalid)
+        if (ConnTracker.Start(out var state, tuple, packet.Flags, packet.SeqEnd, now, Timeouts) == PacketOutcome.Invalid)
         {
             Stats.Invalid++;
-            return Verdict.Dropped(DropReason.Invalid, tuple);
+            return Verdict.InvalidNew(tuple);
         }
         var decision = NatPolicy.Decide(Topology, Rules, tuple);
         if (decision.Kind == DecisionKind.Drop)

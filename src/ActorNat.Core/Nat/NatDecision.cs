@@ -15,6 +15,8 @@ public enum DropReason : byte
     Invalid,
     /// <summary>The table is full and holds no unassured entry to drop.</summary>
     TableFull,
+    /// <summary>An ICMP redirect about a NATed connection (nf_nat_icmp_reply_translation drops it).</summary>
+    RedirectNat,
 }
 
 public static class DropReasons
@@ -26,6 +28,7 @@ public static class DropReasons
         DropReason.PortsExhausted => "ports-exhausted",
         DropReason.Invalid => "invalid",
         DropReason.TableFull => "table-full",
+        DropReason.RedirectNat => "icmp-redirect-nat",
         _ => "none",
     };
 }

@@ -1,13 +1,13 @@
 namespace ActorNat.Core.Net;
 
 /// <summary>
-/// A conntrack tuple. For TCP/UDP the ports; for ICMP, as the kernel keys echo traffic, <see cref="SPort"/> carries the
-/// echo id and <see cref="DPort"/> carries type &lt;&lt; 8 | code. One 16-byte value type, so it hashes without allocating.
+/// A conntrack tuple. For TCP/UDP the ports; for ICMP, as the kernel keys it (icmp_pkt_to_tuple), <see cref="SPort"/>
+/// carries the id and <see cref="DPort"/> carries type &lt;&lt; 8 | code. One 16-byte value type, so it hashes without allocating.
 /// </summary>
 public readonly record struct FiveTuple(Protocol Proto, IPv4 Src, IPv4 Dst, ushort SPort, ushort DPort)
 {
-    public const byte IcmpEchoRequest = 8;
-    public const byte IcmpEchoReply = 0;
+    public const byte IcmpEchoRequest = Net.Icmp.EchoRequest;
+    public const byte IcmpEchoReply = Net.Icmp.EchoReply;
 
     public static FiveTuple Icmp(IPv4 src, IPv4 dst, byte type, byte code, ushort id) =>
         new(Protocol.Icmp, src, dst, id, (ushort)(type << 8 | code));
@@ -17,12 +17,19 @@ public readonly record struct FiveTuple(Protocol Proto, IPv4 Src, IPv4 Dst, usho
     public ushort IcmpId => SPort;
 
     /// <summary>
-    /// The tuple of the answer before any NAT: addresses and ports swapped; an ICMP echo request is answered by an echo
-    /// reply with the same id.
+    /// The tuple of the answer before any NAT: addresses and ports swapped; an ICMP request or reply turns into its
+    /// counterpart (invmap[]: 8↔0, 13↔14, 15↔16, 17↔18) with the same code and id. A type the kernel cannot invert keeps
+    /// its type (such a tuple is never tracked: see <see cref="CanInvert"/>).
     /// </summary>
-    public FiveTuple Invert() => Proto == Protocol.Icmp
-        ? Icmp(Dst, Src, IcmpType == IcmpEchoRequest ? IcmpEchoReply : IcmpEchoRequest, IcmpCode, SPort)
-        : new FiveTuple(Proto, Dst, Src, DPort, SPort);
+    public FiveTuple Invert()
+    {
+        if (Proto != Protocol.Icmp) return new FiveTuple(Proto, Dst, Src, DPort, SPort);
+        var type = Net.Icmp.TryInverseType(IcmpType, out var inverse) ? inverse : IcmpType;
+        return Icmp(Dst, Src, type, IcmpCode, SPort);
+    }
+
+    /// <summary>nf_ct_invert_tuple succeeds: any TCP/UDP tuple, an ICMP tuple only of a request or reply type.</summary>
+    public bool CanInvert => Proto != Protocol.Icmp || Net.Icmp.TryInverseType(IcmpType, out _);
 
     /// <summary>The "mangled" key of a tuple: the port that NAT rewrites (source port, or ICMP id).</summary>
     public ushort Key => SPort;

@@ -40,6 +40,66 @@ public readonly record struct IPv4(uint Value) : IComparable<IPv4>
         return true;
     }
 
+    /// <summary>As inet_pton: a dotted quad of decimal octets with no leading zeros ("010.0.0.1" is refused).</summary>
+    public static bool TryParseStrict(ReadOnlySpan<char> text, out IPv4 address)
+    {
+        address = default;
+        if (!TryParse(text, out var ip)) return false;
+        for (int i = 0; i + 1 < text.Length; i++)
+            if (text[i] == '0' && (i == 0 || text[i - 1] == '.') && text[i + 1] is >= '0' and <= '9') return false;
+        address = ip;
+        return true;
+    }
+
+    /// <summary>
+    /// As `ip` (get_addr_ipv4) and `iptables` (xtables_numeric_to_ipaddr) read an address: one to four parts separated
+    /// by dots, each read by strtoul with base 0 (so "010" is octal 8 and "0x10" is 16) and at most 255; missing
+    /// trailing parts are 0 ("10.1" is 10.1.0.0).
+    /// </summary>
+    public static bool TryParseTool(ReadOnlySpan<char> text, out IPv4 address)
+    {
+        address = default;
+        uint value = 0;
+        int parts = 0;
+        while (true)
+        {
+            int dot = text.IndexOf('.');
+            var part = dot < 0 ? text : text[..dot];
+            if (parts == 4 || !TryStrtoulByte(part, out var b)) return false;
+            value = value << 8 | b;
+            parts++;
+            if (dot < 0) break;
+            text = text[(dot + 1)..];
+        }
+        address = new IPv4(value << (8 * (4 - parts)));
+        return true;
+    }
+
+    /// <summary>strtoul(text, base 0) consuming all of it, 0-255: decimal, 0-prefixed octal, 0x-prefixed hex.</summary>
+    private static bool TryStrtoulByte(ReadOnlySpan<char> t, out uint value)
+    {
+        value = 0;
+        if (t.IsEmpty) return false;
+        int radix = 10, i = 0;
+        if (t.Length > 1 && t[0] == '0' && (t[1] is 'x' or 'X')) { radix = 16; i = 2; }
+        else if (t[0] == '0') radix = 8;
+        if (i == t.Length) return false;
+        for (; i < t.Length; i++)
+        {
+            int d = t[i] switch
+            {
+                >= '0' and <= '9' => t[i] - '0',
+                >= 'a' and <= 'f' => t[i] - 'a' + 10,
+                >= 'A' and <= 'F' => t[i] - 'A' + 10,
+                _ => 99,
+            };
+            if (d >= radix) return false;
+            value = value * (uint)radix + (uint)d;
+            if (value > 255) return false;
+        }
+        return true;
+    }
+
     public int CompareTo(IPv4 other) => Value.CompareTo(other.Value);
 
     public override string ToString() => $"{Value >> 24}.{(Value >> 16) & 255}.{(Value >> 8) & 255}.{Value & 255}";

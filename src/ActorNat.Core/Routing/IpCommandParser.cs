@@ -33,16 +33,16 @@ public static class IpCommandParser
             : throw new ParseException($"Command \"{w[0]}\" is unknown (supported: add, del)", w[0]);
         if (w.Count < 2) throw new ParseException("missing address", w[0]);
         var cidr = w[1];
-        IPv4 ip;
-        int len = 32;
+        // As iproute2 reads it: octal/hex parts ("010.0.0.1" is 8.0.0.1), "10.1" = 10.1.0.0, length in base 0.
         var slash = cidr.IndexOf('/');
-        if (!IPv4.TryParse(slash < 0 ? cidr : cidr[..slash], out ip)
-            || (slash >= 0 && (!int.TryParse(cidr[(slash + 1)..], out len) || len is < 0 or > 32)))
-            throw new ParseException($"invalid address \"{cidr}\"", cidr);
+        int len = 32;
+        if (!IPv4.TryParseTool(slash < 0 ? cidr : cidr.AsSpan(0, slash), out var ip)
+            || (slash >= 0 && !ToolSyntax.TryParseMask(cidr.AsSpan(slash + 1), out len)))
+            throw new ParseException($"any valid prefix is expected rather than \"{cidr}\"", cidr);
         string? dev = null;
         for (int i = 2; i < w.Count; i++)
         {
-            if (w[i] == "dev") dev = Arg(w, ref i);
+            if (w[i] == "dev") dev = Device(Arg(w, ref i));
             else throw new ParseException($"unknown argument \"{w[i]}\"", w[i]);
         }
         if (dev is null) throw new ParseException("Not enough information: \"dev\" argument is required.", cidr);
@@ -69,22 +69,24 @@ public static class IpCommandParser
                 {
                     var g = Arg(w, ref i);
                     if (g == "inet" && i + 1 < w.Count) g = w[++i];
-                    via = IPv4.TryParse(g, out var gw) ? gw : throw new ParseException($"invalid gateway \"{g}\"", g);
+                    via = IPv4.TryParseTool(g, out var gw) ? gw : throw new ParseException($"invalid gateway \"{g}\"", g);
                     break;
                 }
                 case "dev" or "oif":
-                    dev = Arg(w, ref i);
+                    dev = Device(Arg(w, ref i));
                     break;
                 case "metric" or "priority" or "preference":
                 {
                     var m = Arg(w, ref i);
-                    metric = uint.TryParse(m, out var mv) && mv <= int.MaxValue ? (int)mv : throw new ParseException($"invalid metric \"{m}\"", m);
+                    // iproute2 takes 0-4294967295 (get_u32); ActorNat keeps metrics as int, so it refuses the top half.
+                    if (!ToolSyntax.TryStrtoul(m, out var mv)) throw new ParseException($"argument \"{m}\" is wrong: \"metric\" value is invalid", m);
+                    metric = mv <= int.MaxValue ? (int)mv : throw new ParseException($"metric \"{m}\" is above {int.MaxValue}, the highest ActorNat keeps", m);
                     break;
                 }
                 case "src":
                 {
                     var s = Arg(w, ref i);
-                    src = IPv4.TryParse(s, out var sv) ? sv : throw new ParseException($"invalid source address \"{s}\"", s);
+                    src = IPv4.TryParseTool(s, out var sv) ? sv : throw new ParseException($"invalid source address \"{s}\"", s);
                     break;
                 }
                 case "onlink":
@@ -117,9 +119,9 @@ public static class IpCommandParser
     private static Prefix ParseDestination(string text)
     {
         if (text is "default" or "all" or "any") return Prefix.Default;
-        if (!Prefix.TryParse(text, out var p)) throw new ParseException($"invalid prefix \"{text}\"", text);
+        if (!ToolSyntax.TryParsePrefix(text, out var p)) throw new ParseException($"any valid prefix is expected rather than \"{text}\"", text);
         var slash = text.IndexOf('/');
-        if (slash >= 0 && IPv4.TryParse(text.AsSpan(0, slash), out var ip) && ip != p.Network)
+        if (slash >= 0 && IPv4.TryParseTool(text.AsSpan(0, slash), out var ip) && ip != p.Network)
             throw new ParseException($"Invalid prefix for given prefix length: \"{text}\"", text);
         return p;
     }
@@ -133,11 +135,11 @@ public static class IpCommandParser
         {
             switch (w[i])
             {
-                case "dev": dev = Arg(w, ref i); break;
+                case "dev": dev = Device(Arg(w, ref i)); break;
                 case "up": up = true; break;
                 case "down": up = false; break;
                 default:
-                    if (dev is null) dev = w[i];
+                    if (dev is null) dev = Device(w[i]);
                     else throw new ParseException($"unknown argument \"{w[i]}\"", w[i]);
                     break;
             }
@@ -145,6 +147,14 @@ public static class IpCommandParser
         if (dev is null) throw new ParseException("missing device", "set");
         if (up is null) throw new ParseException("missing \"up\" or \"down\"", dev);
         return new LinkCommand(dev, up.Value);
+    }
+
+    /// <summary>A device name the kernel could hold (dev_valid_name); iproute2: `"dev" not a valid ifname`.</summary>
+    private static string Device(string name)
+    {
+        var bad = ToolSyntax.InterfaceNameProblem(name);
+        if (bad is not null) throw new ParseException($"argument \"{name}\" is wrong: \"dev\" not a valid ifname ({bad})", name);
+        return name;
     }
 
     private static string Arg(List<string> w, ref int i)

@@ -11,8 +11,13 @@ public static class CommandLine
         var current = new StringBuilder();
         bool inWord = false;
         char quote = '\0';
-        foreach (var c in line)
+        for (int at = 0; at < line.Length; at++)
         {
+            var c = line[at];
+            // One line is one command: a NUL, newline or other control character cannot hide a second one (a tab
+            // between words is whitespace, as in a shell).
+            if (char.IsControl(c) && !(c == '\t' && quote == '\0'))
+                throw new ParseException($"control character {ToolSyntax.Printable(c)} at position {at + 1} of the line", ToolSyntax.Printable(c));
             if (quote != '\0')
             {
                 if (c == quote) quote = '\0';

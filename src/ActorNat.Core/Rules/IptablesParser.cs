@@ -69,7 +69,7 @@ public static class IptablesParser
                         throw new ParseException($"chain \"{chain}\" is not supported: ActorNat does source NAT in POSTROUTING", chain);
                     if (action is RuleAction.Insert or RuleAction.Delete && i + 1 < words.Count && int.TryParse(words[i + 1], out var n))
                     {
-                        if (n < 1) throw new ParseException($"invalid rule number \"{words[i + 1]}\"", words[i + 1]);
+                        if (n < 1) throw new ParseException($"Invalid rule number `{words[i + 1]}'", words[i + 1]);
                         position = n;
                         i++;
                     }
@@ -92,8 +92,12 @@ public static class IptablesParser
                 case "-o" or "--out-interface":
                 {
                     var o = Next(w);
-                    if (o.Length is 0 or > 15 || o.Contains('/') || o.Contains(' '))
-                        throw new ParseException($"invalid interface name \"{o}\"", o);
+                    // iptables refuses a name over 15 characters, and only warns about '/' and ' ' (it takes ':', tabs,
+                    // newlines): ActorNat refuses every name the kernel could not give an interface.
+                    if (o.Length > ToolSyntax.MaxInterfaceName)
+                        throw new ParseException($"interface name `{o}' must be shorter than IFNAMSIZ ({ToolSyntax.MaxInterfaceName})", o);
+                    var bad = ToolSyntax.InterfaceNameProblem(o.EndsWith('+') ? o[..^1] + "x" : o);
+                    if (bad is not null) throw new ParseException($"invalid interface name \"{o}\": {bad}", o);
                     rule = rule with { OutInterface = new(o, neg) };
                     break;
                 }
@@ -112,7 +116,7 @@ public static class IptablesParser
                     var v = Next(w);
                     if (rule.Protocol is not { Negated: false, Value: Protocol.Tcp or Protocol.Udp })
                         throw new ParseException($"{w} needs -p tcp or -p udp before it", w);
-                    if (!PortRange.TryParse(v, ':', out var r)) throw new ParseException($"invalid port/service \"{v}\" specified", v);
+                    var r = ToolSyntax.MatchPorts(v, v);
                     rule = w is "--sport" or "--source-port"
                         ? rule with { SourcePort = new(r, neg) }
                         : rule with { DestinationPort = new(r, neg) };
@@ -141,7 +145,9 @@ public static class IptablesParser
                     NoNegation(w);
                     RequireTarget(haveTarget, rule, RuleTarget.Masquerade, w);
                     var v = Next(w);
-                    if (!PortRange.TryParse(v, '-', out var r) || r.Min == 0) throw new ParseException($"invalid port range \"{v}\"", v);
+                    var r = ToolSyntax.NatPorts(v, v);
+                    // iptables takes port 0; ActorNat refuses it (no connection can be given port 0).
+                    if (r.Min == 0) throw new ParseException($"invalid port range \"{v}\": port 0 cannot be allocated", v);
                     rule = rule with { Ports = r };
                     break;
                 }
@@ -205,8 +211,17 @@ public static class IptablesParser
             throw new ParseException($"unknown option \"{option}\" (it belongs to -j MASQUERADE or -j SNAT)", option);
     }
 
-    private static Prefix ParsePrefix(string text) =>
-        Prefix.TryParse(text, out var p) ? p : throw new ParseException($"host/network \"{text}\" not found", text);
+    /// <summary>`-s`/`-d`: as xtables reads them (octal/hex parts, "10.1" = 10.1.0.0, mask in base 0).</summary>
+    private static Prefix ParsePrefix(string text)
+    {
+        var slash = text.IndexOf('/');
+        if (!IPv4.TryParseTool(slash < 0 ? text : text.AsSpan(0, slash), out _))
+            throw new ParseException($"host/network `{(slash < 0 ? text : text[..slash])}' not found", text);
+        if (slash >= 0 && !ToolSyntax.TryParseMask(text.AsSpan(slash + 1), out _))
+            throw new ParseException($"invalid mask `{text[(slash + 1)..]}' specified", text);
+        ToolSyntax.TryParsePrefix(text, out var p);
+        return p;
+    }
 
     /// <summary>`A[-B][:p1[-p2]]`.</summary>
     private static NatRule ParseToSource(NatRule rule, string text)
@@ -214,14 +229,17 @@ public static class IptablesParser
         var colon = text.IndexOf(':');
         var ips = colon < 0 ? text : text[..colon];
         var dash = ips.IndexOf('-');
-        if (!IPv4.TryParse(dash < 0 ? ips : ips[..dash], out var min)) throw new ParseException($"bad IP address \"{text}\"", text);
+        // libipt_SNAT reads these strictly (inet_pton: "010.0.0.1" is a "Bad IP address").
+        var first = dash < 0 ? ips : ips[..dash];
+        if (!IPv4.TryParseStrict(first, out var min)) throw new ParseException($"Bad IP address \"{first}\"", text);
         var max = min;
-        if (dash >= 0 && !IPv4.TryParse(ips[(dash + 1)..], out max)) throw new ParseException($"bad IP address \"{text}\"", text);
-        if (max.Value < min.Value) throw new ParseException($"bad IP address range \"{text}\"", text);
+        if (dash >= 0 && !IPv4.TryParseStrict(ips.AsSpan(dash + 1), out max)) throw new ParseException($"Bad IP address \"{ips.AsSpan(dash + 1)}\"", text);
+        // iptables takes a reversed range; ActorNat refuses it (the kernel's distance would wrap around).
+        if (max.Value < min.Value) throw new ParseException($"bad IP address range \"{text}\": the first address is above the last", text);
         rule = rule with { ToSourceMin = min, ToSourceMax = max };
         if (colon >= 0)
         {
-            if (!PortRange.TryParse(text[(colon + 1)..], '-', out var r)) throw new ParseException($"invalid port range \"{text}\"", text);
+            var r = ToolSyntax.NatPorts(text[(colon + 1)..], text);
             rule = rule with { Ports = r };
         }
         return rule;

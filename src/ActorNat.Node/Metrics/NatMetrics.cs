@@ -42,8 +42,8 @@ public sealed class NatMetrics
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
         Registry.SetStaticLabels(new Dictionary<string, string> { ["node"] = nodeName });
 
-        var verdicts = f.CreateCounter(Prefix + "verdicts_total", "Verdicts answered, by kind (translate: NAT applied; nonat: tracked, not translated; drop).", "verdict");
-        _verdicts = [verdicts.WithLabels("translate"), verdicts.WithLabels("nonat"), verdicts.WithLabels("drop")];
+        var verdicts = f.CreateCounter(Prefix + "verdicts_total", "Verdicts answered, by kind (translate: NAT applied; nonat: tracked, not translated; drop; untracked: ICMP conntrack does not track, forwarded unchanged).", "verdict");
+        _verdicts = [verdicts.WithLabels("translate"), verdicts.WithLabels("nonat"), verdicts.WithLabels("drop"), verdicts.WithLabels("untracked")];
 
         var drops = f.CreateCounter(Prefix + "drops_total", "Packets dropped, by reason.", "reason");
         _drops = Enum.GetValues<DropReason>().Select(r => drops.WithLabels(r.Name())).ToArray();
@@ -111,7 +111,7 @@ public sealed class NatMetrics
     /// <summary>Counts a batch's verdicts with one add per label (a tally on the stack, then one interlocked add each).</summary>
     public void Count(Verdict[] verdicts)
     {
-        Span<long> kinds = stackalloc long[3];
+        Span<long> kinds = stackalloc long[4];
         Span<long> drops = stackalloc long[_drops.Length];
         Span<long> dirs = stackalloc long[2];
         long created = 0;

@@ -81,7 +81,7 @@ public class ParserTests
     [InlineData("ip addr add 10.0.2.3/24", "10.0.2.3/24")]
     [InlineData("ip addr flush dev eth0", "flush")]
     [InlineData("ip route add 10.0.0.1/8 via 10.0.2.2", "10.0.0.1/8")]
-    [InlineData("ip route add default via 10.0.2", "10.0.2")]
+    [InlineData("ip route add default via 10.0.2.300", "10.0.2.300")]
     [InlineData("ip route add default via 10.0.2.2 metric x", "x")]
     [InlineData("ip rule add from all", "rule")]
     [InlineData("ip route add 10.0.0.0/8", "10.0.0.0/8")]
