@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what ActorNat's tests and tools use: iproute2, iptables, conntrack and nftables
-# (the live kernel differential), python3 (the oracle), PostgreSQL (multi-node clusters). Quiet and idempotent.
+# (the live kernel differential), python3 (the oracle), PostgreSQL (multi-node clusters), npm (the build fetches the
+# dashboard's charting library with `npm ci`), chromium (the dashboard's browser test). Quiet and idempotent.
 set -euo pipefail
 have() { command -v "$1" >/dev/null 2>&1; }
 missing=()
@@ -9,6 +10,8 @@ have ip || missing+=(iproute2)
 have conntrack || missing+=(conntrack)
 have nft || missing+=(nftables)
 have python3 || missing+=(python3)
+have npm || missing+=(npm)
+have chromium || missing+=(chromium)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 if [[ $(id -u) != 0 ]]; then echo "install-deps: root is needed to install: ${missing[*]}" >&2; exit 1; fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A local ActorNat cluster on 127.0.0.1.
 #
-#   deploy/local/cluster.sh up N [--config FILE]   start N nodes; prints "node I GRPC_URL" and "metrics I URL" (Prometheus
-#                                                  /metrics, /healthz/live, /healthz/ready) per node once each is SERVING
+#   deploy/local/cluster.sh up N [--config FILE]   start N nodes; prints "node I GRPC_URL", "metrics I URL" (Prometheus
+#                                                  /metrics, /healthz/live, /healthz/ready) and "dashboard I URL" (the
+#                                                  web dashboard) per node once each is SERVING
 #   deploy/local/cluster.sh down                   stop exactly what `up` started (SIGTERM, then SIGKILL after a timeout)
 #   deploy/local/cluster.sh kill I                 SIGKILL node I
 #   deploy/local/cluster.sh status                 the nodes and whether they still run
@@ -41,7 +42,7 @@ log() { echo "cluster.sh: $*" >&2; }
 actornat_bin() {
   if [[ -n "${ACTORNAT_BIN:-}" ]]; then echo "$ACTORNAT_BIN"; return; fi
   local out="$RUN/bin"
-  if [[ ! -x "$out/actornat" || -n "$(find "$REPO/src" "$REPO/protos" -newer "$out/actornat" \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit 2>/dev/null)" ]]; then
+  if [[ ! -x "$out/actornat" || -n "$(find "$REPO/src" "$REPO/protos" -newer "$out/actornat" \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' -o -path '*/Dashboard/www/*' \) -print -quit 2>/dev/null)" ]]; then
     log "building actornat into $out"
     dotnet build "$REPO/src/ActorNat.Cli/ActorNat.Cli.csproj" -c Release -o "$out" -nologo -v quiet >&2 || die "build failed"
   fi
@@ -133,6 +134,7 @@ start_node() {
   done
   echo "$url" > "$RUN/node$i.url"
   sed -n 's/^node .* metrics=\([^ ]*\).*/\1/p' "$out" | head -1 > "$RUN/node$i.metrics"
+  sed -n 's/^node .* dashboard=\([^ ]*\).*/\1/p' "$out" | head -1 > "$RUN/node$i.dashboard"
   "$bin" health --target "$url" --wait "$START_TIMEOUT" >/dev/null || die "node $i at $url is not SERVING (see $err)"
   echo "$url"
 }
@@ -152,7 +154,7 @@ cmd_up() {
     [[ -e "$f" ]] || continue
     if live_pid "$f" >/dev/null; then die "a cluster is already up in $RUN (run: cluster.sh down)"; fi
   done
-  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics "$RUN"/node*.args
+  rm -f "$RUN"/node*.pid "$RUN"/node*.url "$RUN"/node*.out "$RUN"/node*.metrics "$RUN"/node*.dashboard "$RUN"/node*.args
   local bin; bin="$(actornat_bin)"
   echo "$n" > "$RUN/size"
 
@@ -160,6 +162,7 @@ cmd_up() {
     local url; url="$(start_node 1 "$bin" --backend cluster --database "sqlite:$RUN/node1.db" "${extra[@]}")"
     echo "node 1 $url"
     echo "metrics 1 $(cat "$RUN/node1.metrics")"
+    echo "dashboard 1 $(cat "$RUN/node1.dashboard")"
     return
   fi
 
@@ -175,6 +178,7 @@ cmd_up() {
       || { cmd_down; exit 1; }
     echo "node $i $url"
     echo "metrics $i $(cat "$RUN/node$i.metrics")"
+    echo "dashboard $i $(cat "$RUN/node$i.dashboard")"
   done
 }
 
@@ -252,6 +256,7 @@ cmd_start() {
   url="$(restart_node "$i" "${grpc:-127.0.0.1:0}")"
   echo "node $i $url"
   echo "metrics $i $(cat "$RUN/node$i.metrics")"
+  echo "dashboard $i $(cat "$RUN/node$i.dashboard")"
 }
 
 cmd_signal() {
@@ -284,6 +289,7 @@ cmd_add() {
   echo $(( i )) > "$RUN/size"
   echo "node $i $url"
   echo "metrics $i $(cat "$RUN/node$i.metrics")"
+  echo "dashboard $i $(cat "$RUN/node$i.dashboard")"
 }
 
 cmd_leave() {

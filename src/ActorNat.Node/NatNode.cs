@@ -54,6 +54,9 @@ public sealed class NatNode : IAsyncDisposable
     /// <summary>The bound HTTP/1.1 URL of /metrics and /healthz/*; null when MetricsEndpoint is "off".</summary>
     public string? MetricsUrl => _metrics is null ? null : Url(_metrics);
 
+    /// <summary>The web dashboard on the metrics endpoint; null when that is "off".</summary>
+    public string? DashboardUrl => MetricsUrl is { } m ? m + Dashboard.DashboardEndpoints.Path : null;
+
     /// <summary>This node's metrics (to push journal and allocation timings from a backend, or to read in tests).</summary>
     public NatMetrics Metrics => App.Services.GetRequiredService<NatMetrics>();
 
@@ -149,6 +152,7 @@ public sealed class NatNode : IAsyncDisposable
         else if (!services.Any(d => d.ServiceType == typeof(INatBackend)))
             ClusterBackend.Add(services, options);
         AddOperations(services, options);
+        Dashboard.DashboardEndpoints.AddDashboard(services);
 
         // Before Kestrel starts: a bad configuration line stops the node before it serves anything.
         services.AddHostedService<ConfigFileLoader>();
@@ -174,6 +178,7 @@ public sealed class NatNode : IAsyncDisposable
         app.MapGrpcReflectionService();
         if (managementEp is not null) ClusterFormation.MapBootstrapRoute(app);
         app.MapMetrics(HealthEndpoints.Metrics, app.Services.GetRequiredService<NatMetrics>().Registry);
+        Dashboard.DashboardEndpoints.MapDashboard(app);
         app.MapHealthChecks(HealthEndpoints.Live, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks(HealthEndpoints.Ready, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {

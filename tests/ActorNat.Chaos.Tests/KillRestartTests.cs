@@ -14,10 +14,11 @@ public sealed class KillRestartTests(ChaosFixture fx)
     {
         var run = Path.Combine(fx.Work, "run");
         var failure = Path.Combine(fx.Work, "failure.json");
+        var report = Path.Combine(fx.Work, "chaos-report.html");
         try
         {
             var (code, output) = ChaosFixture.Run(fx.Actornat, fx.Repo, TimeSpan.FromMinutes(6), out var stdout,
-                "chaos", "--nodes", "3", "--faults", "2", "--kinds", "kill", "--seed", "11", "--concurrency", "2", "--listing-probe", "--json", "--run-dir", run, "--failure-file", failure);
+                "chaos", "--nodes", "3", "--faults", "2", "--kinds", "kill", "--seed", "11", "--concurrency", "2", "--listing-probe", "--json", "--run-dir", run, "--failure-file", failure, "--report", report);
             Assert.True(code is 0 or 1, $"actornat chaos did not finish: exit {code}\n{output}");
             var json = JsonDocument.Parse(stdout.Trim().Split('\n').Last()).RootElement;
             string Why() => $"{output}\n{(File.Exists(failure) ? "failure file: " + failure : "")}";
@@ -29,6 +30,7 @@ public sealed class KillRestartTests(ChaosFixture fx)
             Assert.True(json.GetProperty("journal").ValueKind == JsonValueKind.Object, "the journal was not checked\n" + Why());
             Assert.True(code == 0, "a check failed\n" + Why());
             AssertTimelines(json, Why);
+            ReportTests.CheckChaosReport(report, json.GetProperty("faults").GetInt32(), json.GetProperty("acknowledged").GetInt32());
         }
         finally
         {

@@ -27,6 +27,9 @@ public sealed record BenchSettings
     public int? NodePid { get; init; }
 }
 
+/// <summary>One interval of a run: its end (seconds from the start), verdicts/s and failed calls/s in it, and whether it was measured.</summary>
+public sealed record BenchSample(double T, double PerSecond, double FailedPerSecond, bool Measured);
+
 /// <summary>The totals of one measured run (warm-up excluded).</summary>
 public sealed record BenchResult(
     BenchSettings Settings, double DurationSeconds, long Requests, long Rpcs, long Translated, long NoNat, long Dropped,
@@ -36,6 +39,9 @@ public sealed record BenchResult(
     /// <summary>CPU seconds of the node (with --node-pid) and of this client in the measured interval.</summary>
     public double? NodeCpuSeconds { get; init; }
     public double ClientCpuSeconds { get; init; }
+
+    /// <summary>Verdicts/s and failed calls/s about once a second, warm-up included (for `--report`).</summary>
+    public IReadOnlyList<BenchSample> Timeline { get; init; } = [];
 
     private double? PerVerdictMicros(double? cpu) => cpu is { } s && Requests > Failed ? Math.Round(s * 1e6 / (Requests - Failed), 2) : null;
 
@@ -168,6 +174,18 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         double clientCpu0 = ProcessCpu.Self();
         long lastCount = 0;
         var lastTick = TimeSpan.Zero;
+        var timeline = new List<BenchSample>();
+        long sampledCount = 0, sampledFailed = 0;
+        var sampledAt = TimeSpan.Zero;
+        void Sample()
+        {
+            var at = total.Elapsed;
+            if ((at - sampledAt).TotalSeconds <= 0.2) return;
+            long n = Progress, failed = _workers.Sum(w => Interlocked.Read(ref w.Failed));
+            double dt = (at - sampledAt).TotalSeconds;
+            timeline.Add(new BenchSample(Math.Round(at.TotalSeconds, 3), Math.Max(0, n - sampledCount) / dt, Math.Max(0, failed - sampledFailed) / dt, _measuring));
+            (sampledCount, sampledFailed, sampledAt) = (n, failed, at);
+        }
         var end = settings.Warmup + settings.Duration;
         while (total.Elapsed < end && !ct.IsCancellationRequested && !tasks.All(t => t.IsCompleted))
         {
@@ -179,6 +197,8 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
             if (!_measuring && total.Elapsed >= settings.Warmup)
             {
                 // End of warm-up: the workers' counters and histograms restart (each worker resets its own, see Account).
+                Sample(); // the warm-up's last interval; the measured ones count from zero
+                (sampledCount, sampledFailed) = (0, 0);
                 _measuring = true;
                 measured.Restart();
                 nodeCpu0 = settings.NodePid is { } pid1 ? ProcessCpu.Seconds(pid1) : null;
@@ -187,6 +207,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
             long count = Progress;
             if (count < lastCount) lastCount = 0; // the workers restarted their counters at the end of warm-up
             var now = total.Elapsed;
+            Sample();
             if (progress is not null && now - lastTick >= TimeSpan.FromSeconds(0.9))
             {
                 double rate = (count - lastCount) / (now - lastTick).TotalSeconds;
@@ -213,7 +234,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         lock (_errors)
             return new BenchResult(settings, duration, _workers.Sum(w => w.Requests), _workers.Sum(w => w.Rpcs), _workers.Sum(w => w.Translated),
                 _workers.Sum(w => w.NoNat), _workers.Sum(w => w.Dropped), reasons, _workers.Sum(w => w.Failed), checker.Checked, checker.Violations,
-                checker.Examples, _errors.Distinct().Take(10).ToList(), hist) { NodeCpuSeconds = nodeCpu, ClientCpuSeconds = clientCpu };
+                checker.Examples, _errors.Distinct().Take(10).ToList(), hist) { NodeCpuSeconds = nodeCpu, ClientCpuSeconds = clientCpu, Timeline = timeline };
     }
 
     /// <summary>The packets of one call: per slot, whether it opens a new flow, and which live flow it belongs to.</summary>

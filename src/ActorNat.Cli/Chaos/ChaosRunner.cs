@@ -70,6 +70,10 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
     private ClusterControl? _cluster;
     private int _nodeCount;
 
+    /// <summary>After <see cref="Run"/>: the faults injected and every request of the load (for `--report`).</summary>
+    public IReadOnlyList<FaultRecord> Faults => _faults;
+    public IReadOnlyList<HistoryEntry> History => _c is null ? [] : [.. _c.History];
+
     private void Note(string s) { lock (_notes) _notes.Add(s); progress.WriteLine("chaos: " + s); }
     private void Violation(string s) { lock (_violations) _violations.Add(s); progress.WriteLine("chaos: VIOLATION " + s); }
 

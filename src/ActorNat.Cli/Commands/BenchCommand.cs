@@ -30,6 +30,7 @@ public static partial class BenchCommand
         var keepTable = new Option<bool>("--keep-table") { Description = "Do not flush the conntrack table first (then entries of an earlier run may count as violations)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the text report." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress line on stderr." };
+        var report = new Option<FileInfo?>("--report") { Description = "Also write a self-contained HTML page with plots: throughput over time and the latency histogram.", HelpName = "FILE.html" };
         var nodePid = new Option<int?>("--node-pid") { Description = "The node's process id, when it runs on this machine: report its CPU time per verdict (steadier than verdicts/s on a shared machine).", HelpName = "PID" };
 
         var cmd = new Command("bench", """
@@ -47,7 +48,7 @@ public static partial class BenchCommand
               actornat bench established --unary --concurrency 16 --target http://127.0.0.1:50051
             """)
         {
-            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid,
+            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report,
         };
         cmd.SetAction((parse, ct) => ClientContext.Run(parse, ct, async (c, ct) =>
         {
@@ -117,6 +118,11 @@ public static partial class BenchCommand
             if (progress is not null && tty) c.Err.WriteLine();
             if (parse.GetValue(json)) await c.Out.WriteLineAsync(result.ToJson().ToJsonString());
             else foreach (var line in Report(result)) await c.Out.WriteLineAsync(line);
+            if (parse.GetValue(report) is { } reportFile)
+            {
+                await File.WriteAllTextAsync(reportFile.FullName, Reports.BenchReport.Render(result, Report(result)), CancellationToken.None);
+                await c.Err.WriteLineAsync($"actornat bench: report written to {reportFile.FullName}");
+            }
             foreach (var e in result.ViolationExamples) await c.Err.WriteLineAsync("actornat bench: violation: " + e);
             if (result.Violations > 0)
             {

@@ -21,11 +21,12 @@ public static class ChaosCommand
         var scale = new Option<bool>("--scale") { Description = "Scale-out instead of faults: throughput with 3, 2, 1 nodes (graceful leaves under load), then 2, 3 (joins under load)." };
         var seconds = new Option<double>("--seconds") { Description = "--scale: seconds measured at each size (default 10).", DefaultValueFactory = _ => 10 };
         var pause = new Option<double>("--pause-seconds") { Description = "How long SIGSTOP lasts (default 10).", DefaultValueFactory = _ => 10 };
+        var report = new Option<FileInfo?>("--report") { Description = "Also write a self-contained HTML page with plots: requests per second, failures, each fault and its recovery.", HelpName = "FILE.html" };
         var journalOnly = new Option<bool>("--journal-only") { Description = "Only check what a run left in --run-dir: the durable journal (reservations, created entities) and the activation logs." };
         var listing = new Option<bool>("--listing-probe") { Description = "At each kill, list the conntrack table through a survivor every 250 ms until it holds every entry acknowledged before the kill; reports the time (listing_complete_s)." };
         var cmd = new Command("chaos", "Inject faults (SIGKILL+restart, SIGSTOP/SIGCONT, loopback partition) under a seeded load; check that no acknowledged mapping is lost, no reply tuple is held twice, no entity runs twice; report recovery times. Exit 1 on a failed check.")
         {
-            nodes, faults, seed, json, targets, runDir, kinds, concurrency, failureFile, keep, scale, seconds, pause, journalOnly, listing,
+            nodes, faults, seed, json, targets, runDir, kinds, concurrency, failureFile, keep, scale, seconds, pause, journalOnly, report, listing,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -60,8 +61,14 @@ public static class ChaosCommand
                     await parse.InvocationConfiguration.Output.WriteLineAsync(parse.GetValue(json) ? js : text);
                     return code;
                 }
-                var (exit, report, j) = await new ChaosRunner(opts, err).Run(ct);
-                await parse.InvocationConfiguration.Output.WriteLineAsync(parse.GetValue(json) ? j : report);
+                var runner = new ChaosRunner(opts, err);
+                var (exit, summary, j) = await runner.Run(ct);
+                await parse.InvocationConfiguration.Output.WriteLineAsync(parse.GetValue(json) ? j : summary);
+                if (parse.GetValue(report) is { } reportFile)
+                {
+                    await File.WriteAllTextAsync(reportFile.FullName, Reports.ChaosReport.Render(runner.Faults, runner.History, exit, summary), CancellationToken.None);
+                    await err.WriteLineAsync($"actornat chaos: report written to {reportFile.FullName}");
+                }
                 return exit;
             }
             catch (Exception e) when (e is InvalidOperationException or TimeoutException or Grpc.Core.RpcException)

@@ -28,7 +28,7 @@ public static class NodeCommand
         var cmd = new Command("node", """
             Run one ActorNat node in this process (Kestrel, HTTP/2 without TLS) until SIGTERM or Ctrl+C.
             Settings also come from appsettings.json (section "ActorNat") and environment variables (ACTORNAT__GRPCENDPOINT, ACTORNAT__ADMINTOKEN, …); flags win.
-            Prints "node NAME grpc=URL admin=URL metrics=URL" once it serves. SIGTERM stops it gracefully; a second SIGTERM exits at once.
+            Prints "node NAME grpc=URL admin=URL metrics=URL dashboard=URL" once it serves (the web dashboard is on the metrics endpoint). SIGTERM stops it gracefully; a second SIGTERM exits at once.
 
             Example:
               actornat node --grpc 127.0.0.1:50051 --config router.conf
@@ -85,7 +85,7 @@ public static class NodeCommand
                     await err.WriteLineAsync($"actornat node: cannot listen: {e.Message}");
                     return 2;
                 }
-                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}" + (node.MetricsUrl is { } m ? $" metrics={m}" : ""));
+                await output.WriteLineAsync($"node {node.Options.NodeName} grpc={node.GrpcUrl} admin={node.AdminUrl}" + (node.MetricsUrl is { } m ? $" metrics={m} dashboard={node.DashboardUrl}" : ""));
                 await output.FlushAsync(CancellationToken.None);
                 // The host stops on SIGTERM/SIGINT by itself; ct is System.CommandLine's view of the same signals.
                 try
