@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what ActorNat's tests and tools use: iproute2, iptables, conntrack and nftables
 # (the live kernel differential), python3 (the oracle), PostgreSQL (multi-node clusters), npm (the build fetches the
-# dashboard's charting library with `npm ci`), chromium (the dashboard's browser test). Quiet and idempotent.
+# dashboard's charting library with `npm ci`), chromium (the dashboard's browser test), libnetfilter-queue1, curl and
+# ping (the data plane and its real-traffic tests). Quiet and idempotent.
 set -euo pipefail
 have() { command -v "$1" >/dev/null 2>&1; }
 missing=()
@@ -10,6 +11,10 @@ have ip || missing+=(iproute2)
 have conntrack || missing+=(conntrack)
 have nft || missing+=(nftables)
 have python3 || missing+=(python3)
+# The data plane (actornat dataplane: NFQUEUE through libnetfilter_queue) and its real-traffic tests (curl, ping).
+ldconfig -p 2>/dev/null | grep -q 'libnetfilter_queue\.so\.1' || missing+=(libnetfilter-queue1)
+have curl || missing+=(curl)
+have ping || missing+=(iputils-ping)
 have npm || missing+=(npm)
 have chromium || missing+=(chromium)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)

@@ -21,6 +21,8 @@
 #   ACTORNAT_START_TIMEOUT  seconds `up` waits for a node to be SERVING (default 60)
 #   ACTORNAT_ACTIVATION_LOG 1: each node appends entity activations and fence changes to RUN/nodeI.activations.jsonl
 #                           (`actornat chaos` sets it and checks that no entity was active on two nodes at once)
+#   ACTORNAT_POSTGRES       1: one node too keeps its journal in PostgreSQL, as N > 1 do (bench/scale-out.sh compares
+#                           node counts on the same journal)
 #   ACTORNAT_NODE_GID_BASE  run node I with group id BASE+I (setpriv), so iptables' owner match can tell its packets
 #                           apart on loopback (used by `actornat chaos` to partition one node); default: unset
 #
@@ -158,7 +160,7 @@ cmd_up() {
   local bin; bin="$(actornat_bin)"
   echo "$n" > "$RUN/size"
 
-  if (( n == 1 )); then
+  if (( n == 1 )) && [[ "${ACTORNAT_POSTGRES:-}" != 1 ]]; then
     local url; url="$(start_node 1 "$bin" --backend cluster --database "sqlite:$RUN/node1.db" "${extra[@]}")"
     echo "node 1 $url"
     echo "metrics 1 $(cat "$RUN/node1.metrics")"

@@ -7,6 +7,7 @@ root.Subcommands.Add(SimulateCommand.Create());
 ActorNat.Cli.Commands.ClientCommands.AddTo(root);
 root.Subcommands.Add(ActorNat.Cli.Commands.BenchCommand.Create());
 root.Subcommands.Add(ActorNat.Cli.Commands.ChaosCommand.Create());
+root.Subcommands.Add(ActorNat.Cli.Commands.DataplaneCommand.Create());
 // No 2 s termination timeout: `actornat node` handles SIGTERM itself (graceful shutdown, a second SIGTERM exits at once).
 var parsed = root.Parse(args);
-return parsed.Invoke(parsed.CommandResult.Command.Name == "node" ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration());
+return parsed.Invoke(parsed.CommandResult.Command.Name is "node" or "dataplane" ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration());

@@ -50,7 +50,9 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         if (packets.Any(Untrackable)) return await WithUntrackable(packets, ct).ConfigureAwait(false);
         var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout, ctx.Failover);
         var heads = new bool[n];
+        var first = new bool[n];
         var snapshot = ctx.Config.Current;
+        var firsts = new FirstPackets(ctx, snapshot);
         var last = n > 1 ? new Dictionary<(Protocol, uint, ushort), int>(n) : null;
         for (int i = 0; i < n; i++)
         {
@@ -59,15 +61,29 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             var msg = packets[i].ToMsg();
             if (reply) call.Set(i, ctx.PoolRegion, new PoolPacket { Pool = Keys.PoolOfReply(t, ctx.Options.PoolBuckets), Packet = msg, RequestId = (uint)i });
             else call.Set(i, ctx.ConntrackRegion, new EntityPacket { Original = t.ToMsg(), Direction = 0, Packet = msg, RequestId = (uint)i });
-            if (last is null) { heads[i] = true; continue; }
-            var server = reply ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
-            if (last.TryGetValue(server, out var before)) call.Chain(before, i);
+            if (last is not null)
+            {
+                var server = reply ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
+                bool chained = last.TryGetValue(server, out var before);
+                if (chained) call.Chain(before, i);
+                last[server] = i;
+                if (chained) continue;
+            }
+            // A connection's first packet goes to its pool (grouped), the others to their entity (or the reply's pool).
+            if (!reply && firsts.TryAdd(i, packets[i], msg)) first[i] = true;
             else heads[i] = true;
-            last[server] = i;
         }
-        await call.RunAsync(heads, ctx.Options.Attempts, ctx.Counters, ct).ConfigureAwait(false);
+        long started = Stopwatch.GetTimestamp();
+        await call.RunAsync(heads, ctx.Options.Attempts, ctx.Counters, ct, firsts.Any ? firsts.Groups() : null).ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(started);
         var verdicts = new CoreVerdict[n];
-        for (int i = 0; i < n; i++) verdicts[i] = call.Answers[i].ToCore();
+        for (int i = 0; i < n; i++)
+        {
+            var v = verdicts[i] = call.Answers[i].ToCore();
+            if (v.Kind == VerdictKind.Drop || v.Direction != Direction.Original) continue;
+            ctx.FlowHints.Add(packets[i].Tuple);
+            if (first[i] && v.Created) ctx.AllocationObserved?.Invoke(elapsed);
+        }
         return verdicts;
     }
 

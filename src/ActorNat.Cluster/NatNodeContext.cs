@@ -31,6 +31,9 @@ public sealed class NatNodeContext
     public IClock Clock { get; }
     public ConfigHolder Config { get; } = new();
     public NodeCounters Counters { get; } = new();
+
+    /// <summary>Connections this node's ingress has seen answered: which way a client's packet goes first.</summary>
+    public Ingress.FlowHints FlowHints { get; } = new();
     public ConntrackTimeouts Timeouts { get; set; } = ConntrackTimeouts.Default;
     public string NodeName { get; set; }
 

@@ -15,19 +15,21 @@ public sealed class NatGrpcService(INatBackend backend, IOptions<NodeOptions> op
         var packet = PacketMapper.ToPacket(request.Packet);
         var verdict = await backend.TranslateAsync(packet, context.CancellationToken);
         var reply = PacketMapper.ToApi(verdict, packet, request.Packet.IdempotencyKey);
-        if (request.WithEntry && verdict.ConntrackId != 0)
-        {
-            var records = await backend.ListAsync(new ConntrackFilter(Id: verdict.ConntrackId), context.CancellationToken);
-            if (records.Count > 0)
-            {
-                var e = PacketMapper.ToApi(records[0]);
-                reply.State = e.State;
-                if (e.Unreplied) reply.Flags.Add("UNREPLIED");
-                if (e.Assured) reply.Flags.Add("ASSURED");
-                reply.TimeoutSeconds = e.TimeoutSeconds;
-            }
-        }
+        if (request.WithEntry) await FillEntry(reply, context.CancellationToken);
         return reply;
+    }
+
+    /// <summary>State, flags and timeout of the verdict's entry (one lookup), for a request that asked for them.</summary>
+    private async Task FillEntry(Wire.Verdict reply, CancellationToken ct)
+    {
+        if (reply.ConntrackId == 0) return;
+        var records = await backend.ListAsync(new ConntrackFilter(Id: reply.ConntrackId), ct);
+        if (records.Count == 0) return;
+        var e = PacketMapper.ToApi(records[0]);
+        reply.State = e.State;
+        if (e.Unreplied) reply.Flags.Add("UNREPLIED");
+        if (e.Assured) reply.Flags.Add("ASSURED");
+        reply.TimeoutSeconds = e.TimeoutSeconds;
     }
 
     /// <summary>
@@ -56,7 +58,11 @@ public sealed class NatGrpcService(INatBackend backend, IOptions<NodeOptions> op
                 var verdicts = await backend.TranslateBatchAsync(packets, CancellationToken.None);
                 var answer = new Wire.VerdictBatch { BatchId = batch.BatchId };
                 for (int i = 0; i < verdicts.Length; i++)
-                    answer.Verdicts.Add(PacketMapper.ToApi(verdicts[i], packets[i], batch.Packets[i].IdempotencyKey));
+                {
+                    var reply = PacketMapper.ToApi(verdicts[i], packets[i], batch.Packets[i].IdempotencyKey);
+                    if (batch.Packets[i].WithEntry) await FillEntry(reply, CancellationToken.None);
+                    answer.Verdicts.Add(reply);
+                }
                 await responses.WriteAsync(answer, context.CancellationToken);
             }
         }

@@ -48,6 +48,8 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
             new ReservedBatch { Reserved = { new Reserved { Original = T, Reply = T, State = state, ConntrackId = 9 }, new Reserved { Original = T, Reply = T, ConntrackId = 10 } } },
             new Created { ConntrackId = 9, Original = T, Reply = T, State = state, MasqueradeInterface = "eth0", Pool = "p" },
             new StateChanged { State = state }, mapping, new LookupThenAllocate { Bucket = "s1", Allocate = alloc },
+            new AllocateBatch { Bucket = "s2", Allocations = { alloc, new Allocate { Original = T, AnswerVerdict = true, RequestId = 3, Packet = new Packet { Tuple = T, TcpFlags = 2 } } } },
+            new PoolAllocateBatch { Pool = "17/10.0.2.15/1", Allocations = { alloc } },
             new RegisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, Mapping = mapping },
             new UnregisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, ConntrackId = 9 },
             new ApplyConfig { Line = "iptables -t nat -F" }, new ConfigResult { Ok = false, Error = "bad", Token = "x", Version = 3 },

@@ -112,6 +112,14 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
     private volatile bool _closed;
     private readonly List<string> _errors = [];
 
+    /// <summary>
+    /// Every node the load is spread over (`--target a,b,c`): worker i sends to node i mod N. The flows come from one
+    /// counter, so no two streams share a flow whichever nodes they go to. Empty: everything goes to the first client.
+    /// </summary>
+    public IReadOnlyList<Wire.NatService.NatServiceClient> Nodes { get; init; } = [];
+
+    private Wire.NatService.NatServiceClient NatFor(int worker) => Nodes.Count > 0 ? Nodes[worker % Nodes.Count] : nat;
+
     /// <summary>The flow counter starts here (several runs against one node use distinct flows).</summary>
     public long FirstFlow { get => _nextFlow; init => _nextFlow = value; }
 
@@ -336,6 +344,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         bool seen = false;
         long sample = index;
         var request = new Wire.TranslateRequest();
+        var nat = NatFor(index);
         while (!ct.IsCancellationRequested)
         {
             ResetOnMeasure(w, ref seen);
@@ -363,6 +372,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         bool seen = false;
         long sample = index;
         ulong id = 0;
+        var nat = NatFor(index);
         while (!ct.IsCancellationRequested)
         {
             // One stream per worker; a failed stream is counted (its unanswered batch) and opened again.

@@ -46,6 +46,9 @@ public static partial class BenchCommand
             Example:
               actornat bench new-flows --duration 10 --concurrency 4 --batch 256 --json
               actornat bench established --unary --concurrency 16 --target http://127.0.0.1:50051
+              actornat bench new-flows -c 6 --target http://127.0.0.1:50051,http://127.0.0.1:50052,http://127.0.0.1:50053
+            With several nodes in --target (comma-separated) the streams are spread over them (stream i to node i mod N),
+            drawing from one flow space; the configuration, flush and listing go to the first node.
             """)
         {
             mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report,
@@ -105,8 +108,10 @@ public static partial class BenchCommand
             // Every run starts from an empty table, so that "new flow" means new (flows of an earlier run may still live).
             if (!parse.GetValue(keepTable)) await c.Admin.ConntrackFlushAsync(new Wire.Empty(), c.Headers, cancellationToken: ct);
             var checker = new VerdictChecker(natAddresses);
-            using var channel = BenchRunner.LoadChannel(c.Target);
-            var runner = new BenchRunner(new Wire.NatService.NatServiceClient(channel), settings, checker, c.Headers);
+            var channels = c.Targets.Select(BenchRunner.LoadChannel).ToList();
+            using var disposeChannels = new Disposables(channels);
+            var clients = channels.Select(ch => new Wire.NatService.NatServiceClient(ch)).ToList();
+            var runner = new BenchRunner(clients[0], settings, checker, c.Headers) { Nodes = clients };
             await runner.OpenFlowsAsync(ct);
             bool tty = !Console.IsErrorRedirected;
             Action<string>? progress = parse.GetValue(quiet) ? null : line =>
@@ -137,6 +142,14 @@ public static partial class BenchCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var d in items) d.Dispose();
+        }
     }
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+)")]

@@ -12,7 +12,7 @@ public static class GlobalOptions
 
     public static readonly Option<string> Target = new("--target")
     {
-        Description = "The node to talk to (gRPC over HTTP/2, h2c). Default: $ACTORNAT_TARGET or " + DefaultTarget + ".",
+        Description = "The node to talk to (gRPC over HTTP/2, h2c); `bench` takes several, comma-separated. Default: $ACTORNAT_TARGET or " + DefaultTarget + ".",
         Recursive = true,
         HelpName = "URL",
     };
@@ -35,7 +35,11 @@ internal sealed class ClientContext : IDisposable
         var target = parse.GetValue(GlobalOptions.Target);
         if (string.IsNullOrEmpty(target)) target = Environment.GetEnvironmentVariable("ACTORNAT_TARGET");
         if (string.IsNullOrEmpty(target)) target = GlobalOptions.DefaultTarget;
-        if (!target.Contains("://", StringComparison.Ordinal)) target = "http://" + target;
+        // Several nodes (`a,b,c`): commands talk to the first; `bench` spreads its load over all of them.
+        Targets = target.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => t.Contains("://", StringComparison.Ordinal) ? t : "http://" + t).ToArray();
+        if (Targets.Count == 0) Targets = [GlobalOptions.DefaultTarget];
+        target = Targets[0];
         Target = target;
         var token = parse.GetValue(GlobalOptions.Token);
         if (string.IsNullOrEmpty(token)) token = Environment.GetEnvironmentVariable("ACTORNAT_TOKEN");
@@ -49,6 +53,7 @@ internal sealed class ClientContext : IDisposable
     }
 
     public string Target { get; }
+    public IReadOnlyList<string> Targets { get; }
     public Metadata Headers { get; }
     public GrpcChannel Channel => _channel;
     public TextWriter Out { get; }

@@ -18,6 +18,13 @@ public static class SimulateCommand
             Description = "With --target: the longest single pause (seconds) the run may wait for the node's real clock (default 120).",
             DefaultValueFactory = _ => 120, HelpName = "SECONDS",
         };
+        var dataplane = new Option<bool>("--dataplane")
+        {
+            Description = "With --target (a freshly started node): run the scenario's flows as real sockets in network namespaces, through " +
+                          "`actornat dataplane` with the node as the router's NAT, using the kernel oracle's own flow code " +
+                          "(--oracle); prints the oracle's JSON, for `compare` against the kernel. Needs root.",
+        };
+        var oracle = new Option<string?>("--oracle") { Description = "With --dataplane: the kernel-oracle script (default: $ORACLE_DIR/kernel-oracle, else ../shared/oracle/kernel-oracle above the working directory or this program).", HelpName = "PATH" };
         var cmd = new Command("simulate",
             "Run a NAT scenario through ActorNat's engine on a virtual clock and print what it decided, as the kernel oracle prints it.\n" +
             "No packet leaves the machine.\n\n" +
@@ -28,7 +35,7 @@ public static class SimulateCommand
             "Example:\n  actornat simulate examples/article.json --lines\n" +
             "  actornat simulate examples/article.json --target http://127.0.0.1:50051 --token TOKEN")
         {
-            scenario, lines, seed, pretty, maxWait,
+            scenario, lines, seed, pretty, maxWait, dataplane, oracle,
         };
         cmd.SetAction(parse =>
         {
@@ -36,6 +43,7 @@ public static class SimulateCommand
             try
             {
                 var s = Scenario.Load(file.FullName);
+                if (parse.GetValue(dataplane)) return DataplaneRun.Run(parse, s, file.FullName, parse.GetValue(oracle), parse.GetValue(maxWait));
                 using var remote = RemoteTarget.Open(parse, TimeSpan.FromSeconds(parse.GetValue(maxWait)));
                 Simulator.IPacketPath path = remote is null ? new Simulator.LocalPath(parse.GetValue(seed)) : remote.Path;
                 var result = new Simulator(s, path, parse.GetValue(seed)).Run();

@@ -102,6 +102,9 @@ public sealed class Simulator
         return _path.Entries();
     }
 
+    /// <summary>Gives the packet path the scenario's router (sysctls, addresses, routes, rules) without running its flows.</summary>
+    public void ConfigureOnly() => Configure();
+
     private void Configure()
     {
         var timeouts = _path.Timeouts;

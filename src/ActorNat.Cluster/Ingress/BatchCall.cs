@@ -66,12 +66,29 @@ public sealed class BatchCall : MinimalActorRef
     /// <summary><paramref name="after"/> is sent once <paramref name="before"/> is answered.</summary>
     public void Chain(int before, int after) => _next[before] = after;
 
-    /// <summary>Sends the heads of the chains, then waits for every answer, asking again where one is late.</summary>
-    public async Task RunAsync(bool[] heads, int maxAttempts, NodeCounters counters, CancellationToken ct)
+    /// <summary>
+    /// Sends the groups (one message answering several requests: a batch of first packets to one bysource bucket) and
+    /// the heads of the chains, then waits for every answer, asking again where one is late. A group member that is
+    /// late is asked again on its own, with the request <see cref="Set"/> gave it.
+    /// </summary>
+    public async Task RunAsync(bool[] heads, int maxAttempts, NodeCounters counters, CancellationToken ct,
+        IReadOnlyList<(IActorRef Target, object Message, List<int> Members)>? groups = null)
     {
         _provider.RegisterTempActor(this, _path);
         try
         {
+            if (groups is not null)
+                foreach (var (target, message, members) in groups)
+                {
+                    long due = Stopwatch.GetTimestamp() + _timeoutTicks;
+                    foreach (var i in members)
+                    {
+                        _attempts[i]++;
+                        Volatile.Write(ref _deadline[i], due);
+                        Interlocked.CompareExchange(ref _state[i], Sent, Waiting);
+                    }
+                    target.Tell(message, this);
+                }
             for (int i = 0; i < heads.Length; i++)
                 if (heads[i]) Send(i);
             long budget = maxAttempts * _timeoutTicks;

@@ -32,6 +32,7 @@ public sealed partial class Evict : IConntrackMessage;
 public sealed partial class EntryGone : IClusterMessage;
 
 public sealed partial class Allocate : IPoolMessage;
+public sealed partial class PoolAllocateBatch : IPoolMessage;
 public sealed partial class PoolPacket : IPoolMessage;
 public sealed partial class HolderUpdate : IPoolMessage;
 public sealed partial class Release : IPoolMessage;
@@ -39,6 +40,7 @@ public sealed partial class ListEntries : IPoolMessage;
 public sealed partial class DestroyMasqueraded : IPoolMessage;
 
 public sealed partial class LookupThenAllocate : ISourceMessage;
+public sealed partial class AllocateBatch : ISourceMessage;
 public sealed partial class RegisterSource : ISourceMessage;
 public sealed partial class UnregisterSource : ISourceMessage;
 

@@ -4,6 +4,8 @@ using ActorNat.Cluster.Messages;
 using ActorNat.Core.Conntrack;
 using ActorNat.Core.Nat;
 using ActorNat.Core.Net;
+using ActorNat.Core.Engine;
+using CoreVerdict = ActorNat.Core.Engine.Verdict;
 
 namespace ActorNat.Cluster.Pool;
 
@@ -72,6 +74,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
         // Nothing that changes the pool runs while the node is fenced: another incarnation may be acting for it.
         Command<Allocate>(Fenced<Allocate>(OnAllocate));
+        Command<PoolAllocateBatch>(Fenced<PoolAllocateBatch>(OnAllocateBatch));
         Command<PoolPacket>(OnPacket);
         Command<HolderUpdate>(Fenced<HolderUpdate>(OnUpdate));
         Command<Release>(Fenced<Release>(r =>
@@ -162,6 +165,14 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         {
             // The same connection asks again: answer with the mapping it has, once its reservation is durable.
             var held = _holders[heldReply].Entry;
+            if (m.AnswerVerdict)
+            {
+                // Not a first packet after all: its entity moves the entry on, once the reservation is durable.
+                var onward = new EntityPacket { Original = m.Original, Direction = 0, Packet = m.Packet, Holder = ToMsg(held), RequestId = m.RequestId };
+                var sender = Sender;
+                Acknowledge(null, () => _ctx.ConntrackRegion.Tell(onward, sender));
+                return;
+            }
             var existing = new Allocated
             {
                 Ok = true, Ip = held.NatIp.Value, Port = held.NatPort, Existing = true, ConntrackId = held.Id, State = held.State.ToMsg(),
@@ -194,7 +205,8 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         }
         if (!a.Succeeded || a.Ip != _ip)
         {
-            Sender.Tell(new Allocated { Ok = false, Collisions = a.Collisions });
+            if (m.AnswerVerdict) AnswerExhausted(original, a.Collisions, m.RequestId);
+            else Sender.Tell(new Allocated { Ok = false, Collisions = a.Collisions });
             return;
         }
         var state = m.State.ToCore();
@@ -205,12 +217,61 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             MasqueradeInterface = m.MasqueradeInterface.Length == 0 ? null : m.MasqueradeInterface,
         };
         Hold(entry); // taken at once, so allocations behind this one see it before the write completes
-        var answer = new Allocated { Ok = true, Ip = a.Ip.Value, Port = a.Port, Kind = (uint)a.Kind, Collisions = a.Collisions };
-        Acknowledge(new Reserved
+        var reservation = new Reserved
         {
             Original = m.Original, Reply = entry.Reply.ToMsg(), State = state.ToMsg(), ConntrackId = m.ConntrackId,
             MasqueradeInterface = m.MasqueradeInterface,
-        }, Sender, answer);
+        };
+        if (m.AnswerVerdict)
+        {
+            Created(entry, a.Collisions);
+            var kind = entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
+            var verdict = new CoreVerdict(kind, DropReason.None, original.WithSource(a.Ip, a.Port), Direction.Original, entry.Id, true).ToMsg();
+            verdict.RequestId = m.RequestId;
+            Acknowledge(reservation, Sender, verdict);
+            return;
+        }
+        var answer = new Allocated { Ok = true, Ip = a.Ip.Value, Port = a.Port, Kind = (uint)a.Kind, Collisions = a.Collisions };
+        Acknowledge(reservation, Sender, answer);
+    }
+
+    /// <summary>
+    /// The first packets of one ingress batch that fall in this pool: allocated one after another, their reservations
+    /// journaled as one event, each answered with its verdict once that event is durable.
+    /// </summary>
+    private void OnAllocateBatch(PoolAllocateBatch m)
+    {
+        _batching = true;
+        try
+        {
+            foreach (var a in m.Allocations) OnAllocate(a);
+        }
+        finally
+        {
+            _batching = false;
+        }
+        if (!_writing) WriteWaiting();
+    }
+
+    private bool _batching;
+
+    /// <summary>A new connection without an entity yet: what its entity did once it had its allocation.</summary>
+    private void Created(in ConntrackEntry entry, int collisions)
+    {
+        Interlocked.Add(ref _ctx.Counters.Found, collisions);
+        Interlocked.Increment(ref _ctx.Counters.Insert);
+        _ctx.EntryEvent?.Invoke(entry, null);
+        RegisterSource(entry);
+    }
+
+    private void AnswerExhausted(in FiveTuple original, int collisions, uint requestId)
+    {
+        Interlocked.Add(ref _ctx.Counters.Found, collisions);
+        Interlocked.Increment(ref _ctx.Counters.InsertFailed);
+        Interlocked.Increment(ref _ctx.Counters.Drop);
+        var verdict = CoreVerdict.Dropped(DropReason.PortsExhausted, original).ToMsg();
+        verdict.RequestId = requestId;
+        Sender.Tell(verdict);
     }
 
     /// <summary>
@@ -219,13 +280,15 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     /// per new flow falls as the load rises, and an idle pool writes at once. A repeated allocation (no event) is
     /// answered with the next write, since the reservation it repeats may be waiting here too.
     /// </summary>
-    private void Acknowledge(Reserved? reservation, IActorRef to, Allocated answer)
+    private void Acknowledge(Reserved? reservation, IActorRef to, object answer) => Acknowledge(reservation, () => to.Tell(answer));
+
+    private void Acknowledge(Reserved? reservation, Action answer)
     {
-        _waitingForWrite.Add((reservation, to, answer));
-        if (!_writing) WriteWaiting();
+        _waitingForWrite.Add((reservation, answer));
+        if (!_writing && !_batching) WriteWaiting();
     }
 
-    private readonly List<(Reserved? Event, IActorRef To, Allocated Answer)> _waitingForWrite = [];
+    private readonly List<(Reserved? Event, Action Answer)> _waitingForWrite = [];
     private bool _writing, _stopWhenWritten;
 
     private void Written()
@@ -248,14 +311,14 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         {
             // Only repeats, and every reservation before them is durable (no write in flight): answer now, unless
             // this node is fenced (another incarnation may hold the truth by now).
-            if (_ctx.Fence.MayAct) foreach (var b in batch) b.To.Tell(b.Answer);
+            if (_ctx.Fence.MayAct) foreach (var b in batch) b.Answer();
             Written();
             return;
         }
         Persist(batch, events);
     }
 
-    private void Persist((Reserved? Event, IActorRef To, Allocated Answer)[] batch, List<Reserved> events)
+    private void Persist((Reserved? Event, Action Answer)[] batch, List<Reserved> events)
     {
         _writing = true;
         object journaled = events.Count == 1 ? events[0] : new ReservedBatch { Reserved = { events } };
@@ -264,7 +327,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         {
             // Acknowledged only once durable, and only by a node still entitled to act: a write that completes after a
             // pause or behind a partition is not acknowledged (the caller asks again and gets the truth).
-            if (_ctx.Fence.MayAct) foreach (var b in batch) b.To.Tell(b.Answer);
+            if (_ctx.Fence.MayAct) foreach (var b in batch) b.Answer();
             MaybeSnapshot();
             WriteWaiting();
         });

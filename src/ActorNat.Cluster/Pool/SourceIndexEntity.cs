@@ -15,22 +15,28 @@ public sealed class SourceIndexEntity : ReceiveActor
     private const int MaxMappingsPerSource = 16;
     private readonly Dictionary<(uint Proto, uint Client, uint Port), List<SourceMapping>> _map = [];
 
+    private readonly NatNodeContext _ctx;
+
     public SourceIndexEntity(NatNodeContext ctx)
     {
-        Receive<LookupThenAllocate>(m =>
+        _ctx = ctx;
+        Receive<LookupThenAllocate>(m => ctx.PoolRegion.Forward(Route(m.Allocate.Clone())));
+        Receive<AllocateBatch>(m =>
         {
-            var alloc = m.Allocate.Clone();
-            var original = alloc.Original.ToCore();
-            var range = alloc.Range.ToCore();
-            if (!range.Random && _map.TryGetValue((alloc.Original.Proto, alloc.Original.Src, original.Key), out var list))
-                alloc.Candidates.AddRange(list);
-            var space = new Candidates(alloc.Candidates);
-            var step1 = PortAllocator.KeepOrReuseAddress(ref space, original, range);
-            var hashed = SnatHash.Pick(range, original.Src, original.Dst);
-            bool elsewhere = step1 is { } ip && ip != hashed;
-            alloc.Phase = elsewhere ? 1u : 0u;
-            alloc.Pool = Keys.PoolFor(original, elsewhere ? step1!.Value : hashed, ctx.Options.PoolBuckets);
-            ctx.PoolRegion.Forward(alloc);
+            // First packets of one ingress batch: one message on to each pool they fall in.
+            if (m.Allocations.Count == 1)
+            {
+                ctx.PoolRegion.Forward(Route(m.Allocations[0].Clone()));
+                return;
+            }
+            var byPool = new Dictionary<string, PoolAllocateBatch>();
+            foreach (var a in m.Allocations)
+            {
+                var routed = Route(a.Clone());
+                if (!byPool.TryGetValue(routed.Pool, out var batch)) byPool[routed.Pool] = batch = new PoolAllocateBatch { Pool = routed.Pool };
+                batch.Allocations.Add(routed);
+            }
+            foreach (var batch in byPool.Values) ctx.PoolRegion.Forward(batch);
         });
         Receive<RegisterSource>(m =>
         {
@@ -47,6 +53,25 @@ public sealed class SourceIndexEntity : ReceiveActor
                 _map.Remove(key);
         });
         Receive<StopEntity>(_ => Context.Stop(Self));
+    }
+
+    /// <summary>
+    /// Attaches the client ip:port's live mappings and names the pool that decides step 1 (the candidate's address)
+    /// or, with none, the pool of the hashed address.
+    /// </summary>
+    private Allocate Route(Allocate alloc)
+    {
+        var original = alloc.Original.ToCore();
+        var range = alloc.Range.ToCore();
+        if (!range.Random && _map.TryGetValue((alloc.Original.Proto, alloc.Original.Src, original.Key), out var list))
+            alloc.Candidates.AddRange(list);
+        var space = new Candidates(alloc.Candidates);
+        var step1 = PortAllocator.KeepOrReuseAddress(ref space, original, range);
+        var hashed = SnatHash.Pick(range, original.Src, original.Dst);
+        bool elsewhere = step1 is { } ip && ip != hashed;
+        alloc.Phase = elsewhere ? 1u : 0u;
+        alloc.Pool = Keys.PoolFor(original, elsewhere ? step1!.Value : hashed, _ctx.Options.PoolBuckets);
+        return alloc;
     }
 
     /// <summary>Only the bysource part of a tuple space: where step 1 would look.</summary>

@@ -17,7 +17,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
     private static readonly Dictionary<Type, string> Manifests = new()
     {
         [typeof(EntityPacket)] = "ep", [typeof(Expire)] = "ex", [typeof(Evict)] = "ev", [typeof(EntryGone)] = "eg",
-        [typeof(Allocate)] = "al", [typeof(Allocated)] = "ad", [typeof(PoolPacket)] = "pp", [typeof(HolderUpdate)] = "hu",
+        [typeof(Allocate)] = "al", [typeof(AllocateBatch)] = "alb", [typeof(PoolAllocateBatch)] = "pab", [typeof(Allocated)] = "ad", [typeof(PoolPacket)] = "pp", [typeof(HolderUpdate)] = "hu",
         [typeof(Release)] = "rl", [typeof(ListEntries)] = "le", [typeof(EntryList)] = "el", [typeof(Entry)] = "en",
         [typeof(EntryFilter)] = "ef", [typeof(DestroyMasqueraded)] = "dm", [typeof(DestroyedCount)] = "dc",
         [typeof(Reserved)] = "rv", [typeof(ReservedBatch)] = "rvb", [typeof(Released)] = "rd", [typeof(Created)] = "cr", [typeof(StateChanged)] = "sc",
@@ -32,7 +32,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
     private static readonly Dictionary<string, MessageParser> Parsers = new()
     {
         ["ep"] = EntityPacket.Parser, ["ex"] = Expire.Parser, ["ev"] = Evict.Parser, ["eg"] = EntryGone.Parser,
-        ["al"] = Allocate.Parser, ["ad"] = Allocated.Parser, ["pp"] = PoolPacket.Parser, ["hu"] = HolderUpdate.Parser,
+        ["al"] = Allocate.Parser, ["alb"] = AllocateBatch.Parser, ["pab"] = PoolAllocateBatch.Parser, ["ad"] = Allocated.Parser, ["pp"] = PoolPacket.Parser, ["hu"] = HolderUpdate.Parser,
         ["rl"] = Release.Parser, ["le"] = ListEntries.Parser, ["el"] = EntryList.Parser, ["en"] = Entry.Parser,
         ["ef"] = EntryFilter.Parser, ["dm"] = DestroyMasqueraded.Parser, ["dc"] = DestroyedCount.Parser,
         ["rv"] = Reserved.Parser, ["rvb"] = ReservedBatch.Parser, ["rd"] = Released.Parser, ["cr"] = Created.Parser, ["sc"] = StateChanged.Parser,

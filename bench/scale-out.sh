@@ -1,0 +1,95 @@
+#!/bin/bash
+# bench/scale-out.sh: new flows/s through 1, 2 and 3 nodes, each node held to the same CPU share by a cgroup quota.
+#
+#   bench/scale-out.sh [QUOTA_CORES=0.4] [SECONDS=10]        (as root: it creates cgroups)
+#
+# For N = 1, 2, 3: `deploy/local/cluster.sh up N` with ACTORNAT_POSTGRES=1 (every node count on the same kind of journal,
+# PostgreSQL, started fresh in its own run directory), each node's process moved into its own group of the cpu
+# controller with cpu.cfs_quota_us = QUOTA_CORES × cpu.cfs_period_us (cgroup v1; cpu.max under cgroup v2), then
+# `actornat bench new-flows --target a,b,c` spreads its streams over every node's ingress (one flow space). The bench
+# client and PostgreSQL run outside the quotas. Node CPU per flow is the sum of the nodes' CPU time over the flows.
+# Prints one JSON line per node count, and last:
+#   {"quota_cores": Q, "journal": "postgresql", "nodes": {"1": {"per_second": …, "node_cpu_us_per_flow": …}, …}, "ratio_3_to_1": …}
+# BENCH_CONCURRENCY (default 6 streams) and BENCH_BATCH (default 128) set the load; ACTORNAT_BIN the build to run.
+set -euo pipefail
+QUOTA=${1:-0.4}; SECS=${2:-10}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+CONC=${BENCH_CONCURRENCY:-6}; BATCH=${BENCH_BATCH:-128}
+[ "$(id -u)" = 0 ] || { echo "scale-out.sh: run as root (cgroups)" >&2; exit 1; }
+(( SECS >= 1 && SECS <= 60 )) || { echo "scale-out.sh: SECONDS must be 1..60" >&2; exit 1; }
+
+# The cpu controller: cgroup v1 (a mount of the cpu controller) or v2 (cpu.max in the unified hierarchy).
+cg_root=""; cg_v=""
+for d in /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct; do [ -f "$d/cpu.cfs_quota_us" ] && { cg_root=$d; cg_v=1; break; }; done
+if [ -z "$cg_root" ] && [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
+  cg_root=/sys/fs/cgroup; cg_v=2; echo +cpu > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+fi
+[ -n "$cg_root" ] || { echo "scale-out.sh: no cpu cgroup controller found (mount | grep cgroup)" >&2; exit 1; }
+group=$cg_root/actornat-scale-$$
+
+work=$(mktemp -d /tmp/actornat-scale.XXXXXX); chmod 755 "$work"   # PostgreSQL (its own user) keeps its data below
+bin=${ACTORNAT_BIN:-}
+if [ -z "$bin" ]; then
+  dotnet build "$repo/src/ActorNat.Cli/ActorNat.Cli.csproj" -c Release -o "$work/bin" -nologo -v quiet >&2
+  bin=$work/bin/actornat
+fi
+run=""
+cleanup() {
+  [ -n "$run" ] && ACTORNAT_RUN_DIR=$run ACTORNAT_BIN=$bin "$repo/deploy/local/cluster.sh" down >/dev/null 2>&1 || true
+  for g in "$group"/*/; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
+  [ -d "$group" ] && rmdir "$group" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$group"
+quota_group() {  # quota_group NAME: a group holding QUOTA cores
+  local g=$group/$1; mkdir -p "$g"
+  # One write of the whole value (the kernel refuses a second write of a lone newline).
+  if [ "$cg_v" = 1 ]; then
+    local period q; period=$(cat "$g/cpu.cfs_period_us"); q=$(python3 -c "print(int($QUOTA * $period))")
+    echo "$q" > "$g/cpu.cfs_quota_us"
+  else
+    local q; q=$(python3 -c "print(int($QUOTA * 100000))")
+    echo "$q 100000" > "$g/cpu.max"
+  fi
+  echo "$g"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime in clock ticks
+hz=$(getconf CLK_TCK)
+
+results=()
+for n in 1 2 3; do
+  run=$work/run$n
+  echo "scale-out: $n node(s), quota $QUOTA cores each, $SECS s" >&2
+  out=$(ACTORNAT_RUN_DIR=$run ACTORNAT_BIN=$bin ACTORNAT_POSTGRES=1 "$repo/deploy/local/cluster.sh" up $n)
+  urls=$(echo "$out" | awk '$1=="node"{print $3}' | paste -sd, -)
+  pids=()
+  for i in $(seq 1 $n); do
+    pid=$(cat "$run/node$i.pid"); pids+=("$pid")
+    echo "$pid" > "$(quota_group "n$n-node$i")/cgroup.procs"
+  done
+  t0=0; for p in "${pids[@]}"; do t0=$((t0 + $(cpu_ticks "$p"))); done
+  json=$("$bin" bench new-flows --target "$urls" -c "$CONC" --batch "$BATCH" --duration "$SECS" --warmup 3 --json --quiet)
+  t1=0; for p in "${pids[@]}"; do t1=$((t1 + $(cpu_ticks "$p"))); done
+  # The ticks include the warm-up and the configuration: the per-flow figure uses the measured rate over the whole span.
+  row=$(python3 - "$json" "$n" "$t0" "$t1" "$hz" "$SECS" <<'PY'
+import json, sys
+j = json.loads(sys.argv[1]); n, t0, t1, hz, secs = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+flows = j["per_second"] * (j["duration_s"] + j["warmup_s"])
+print(json.dumps({"nodes": int(n), "per_second": j["per_second"], "node_cpu_us_per_flow": round((t1 - t0) / hz * 1e6 / flows, 1) if flows else None,
+                  "failed": j["failed"], "violations": j["violations"], "latency_p99_ms": j["latency_ms"]["p99"]}))
+PY
+)
+  echo "$row"
+  results+=("$row")
+  ACTORNAT_RUN_DIR=$run ACTORNAT_BIN=$bin "$repo/deploy/local/cluster.sh" down >/dev/null 2>&1 || true
+  run=""
+done
+python3 - "$QUOTA" "${results[@]}" <<'PY'
+import json, sys
+q = float(sys.argv[1]); rows = [json.loads(r) for r in sys.argv[2:]]
+nodes = {str(r["nodes"]): {"per_second": r["per_second"], "node_cpu_us_per_flow": r["node_cpu_us_per_flow"]} for r in rows}
+one = nodes["1"]["per_second"]
+print(json.dumps({"quota_cores": q, "journal": "postgresql", "nodes": nodes, "ratio_3_to_1": round(nodes["3"]["per_second"] / one, 2) if one else None}))
+PY

@@ -1,0 +1,52 @@
+using Akka.Actor;
+using ActorNat.Cluster.Messages;
+using ActorNat.Cluster.Routing;
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+using CorePacket = ActorNat.Core.Engine.Packet;
+
+namespace ActorNat.Cluster.Ingress;
+
+/// <summary>
+/// The first packets of one ingress batch: connections this node has not seen, decided here with the node's router
+/// snapshot (rule, NAT range) and grouped by bysource bucket, one message per bucket. The index sends them on grouped by
+/// pool; the pool allocates, journals the group as one event and answers each packet itself, so no conntrack entity
+/// is started for a connection's first packet. A packet whose connection exists after all (another node's ingress saw
+/// it, or this node's hints were emptied) is sent on by the pool to its entity. Packets this cannot decide alone (an
+/// invalid start, a drop by the rules: an existing connection would not be dropped; protocols other than TCP and UDP)
+/// go to their entity as before.
+/// </summary>
+public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
+{
+    private readonly Dictionary<string, (AllocateBatch Message, List<int> Members)> _byBucket = [];
+
+    public bool Any => _byBucket.Count > 0;
+
+    public bool TryAdd(int index, in CorePacket packet, Messages.Packet msg)
+    {
+        var tuple = packet.Tuple;
+        // TCP and UDP only: ICMP (errors relate to another connection) and other protocols keep the entity's path.
+        if (tuple.Proto is not (Protocol.Tcp or Protocol.Udp)) return false;
+        if (!ctx.Config.Loaded || ctx.FlowHints.Contains(tuple)) return false;
+        var now = ctx.Clock.NowMs;
+        if (ConnTracker.Start(out var state, tuple.Proto, packet.Flags, packet.SeqEnd, now, ctx.Timeouts) == PacketOutcome.Invalid) return false;
+        var decision = snapshot.Decide(tuple);
+        if (decision.Kind == DecisionKind.Drop) return false;
+        var allocate = new Allocate
+        {
+            Original = msg.Tuple, Range = decision.Range.ToMsg(), TcpSyn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent,
+            SynSeqEnd = packet.SeqEnd, State = state.ToMsg(), ConntrackId = (ulong)Random.Shared.NextInt64(1, long.MaxValue),
+            MasqueradeInterface = decision.Masquerade ? decision.OutInterface : "",
+            AnswerVerdict = true, Packet = msg, RequestId = (uint)index,
+        };
+        var bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, ctx.Options.SourceBuckets);
+        if (!_byBucket.TryGetValue(bucket, out var group)) _byBucket[bucket] = group = (new AllocateBatch { Bucket = bucket }, []);
+        group.Message.Allocations.Add(allocate);
+        group.Members.Add(index);
+        return true;
+    }
+
+    public List<(IActorRef Target, object Message, List<int> Members)> Groups() =>
+        _byBucket.Values.Select(g => (ctx.SourceRegion, (object)g.Message, g.Members)).ToList();
+}
