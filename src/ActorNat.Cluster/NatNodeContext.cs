@@ -66,4 +66,7 @@ public sealed class NatNodeContext
 
     /// <summary>Observes entity activations (tests, chaos): node name and entity id, on start and on stop.</summary>
     public Action<string, string, bool>? ActivationObserver { get; set; }
+
+    /// <summary>Tests: a pool loses the messages this returns true for, as a region may during a shard hand-off.</summary>
+    public Func<object, bool>? LoseAtPool { get; set; }
 }

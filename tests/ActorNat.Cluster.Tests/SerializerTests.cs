@@ -41,7 +41,8 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
         [
             new EntityPacket { Original = T, Direction = 1, Packet = packet }, new Expire { Original = T }, new Evict { Original = T, Reason = 2 },
             new EntryGone { Original = T }, alloc, new Allocated { Ok = true, Ip = 5, Port = 6, Kind = 3, Collisions = 2 },
-            new PoolPacket { Pool = "p", Packet = packet }, new HolderUpdate { Pool = "p", Reply = T, State = state },
+            new PoolPacket { Pool = "p", Packet = packet }, new HolderUpdate { Pool = "p", Reply = T, State = state, Seq = 3, ConntrackId = 9 },
+            new HolderUpdateAck { Reply = T, Seq = 3, Held = true },
             new Release { Pool = "p", Reply = T, ConntrackId = 9, Reason = 1 }, new ListEntries { Pool = "p", Filter = filter, Delete = true },
             list, entry, filter, new DestroyMasqueraded { Pool = "p", Interface = "eth0", Ip = 7 }, new DestroyedCount { Count = 4 },
             new Reserved { Original = T, Reply = T, State = state, ConntrackId = 9, MasqueradeInterface = "eth0" }, new Released { Reply = T },

@@ -36,6 +36,12 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
     private uint _replyId, _waitingId; // the request ids to echo: one reply target may serve a whole batch
     private CorePacket _first;
     private Allocate? _pending;
+    private static readonly TimeSpan UpdateRetry = TimeSpan.FromMilliseconds(500);
+    private const int UpdateAttempts = 10;
+    private HolderUpdate? _unacked; // the newest update the pool has not acknowledged; sent again until it does
+    private ulong _updateSeq;
+    private int _updateAttempts;
+    private bool _stopping;
 
     public ConntrackEntity(NatNodeContext ctx, string entityId)
     {
@@ -296,8 +302,22 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             case Evict e:
                 if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
                 break;
+            case HolderUpdateAck a:
+                OnUpdateAck(a);
+                break;
+            case ResendUpdate when _unacked is not null && _updateAttempts < UpdateAttempts:
+                SendUpdate();
+                break;
+            case ResendUpdate:
+                // No answer (a fenced or unreachable pool): the next packet that moves the entry reports it again.
+                _unacked = null;
+                _poolKnows = default;
+                if (_stopping) Context.Stop(Self);
+                break;
             case StopEntity:
-                Context.Stop(Self);
+                // Handed off or passivated: the pool's copy gets this entry's last state first (bounded by the attempts).
+                if (_unacked is null) Context.Stop(Self);
+                else _stopping = true;
                 break;
             default:
                 Unhandled(message);
@@ -336,6 +356,8 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         var e = _entry;
         _exists = false;
         _entry = default;
+        _unacked = null; // the release supersedes it
+        Timers.Cancel(ResendTimer);
         Interlocked.Increment(ref _ctx.Counters.Destroyed);
         _ctx.EntryEvent?.Invoke(e, reason);
         if (tellPool)
@@ -347,10 +369,40 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         });
     }
 
+    /// <summary>
+    /// Reports the entry's state to its pool, reliably: a region may drop a message while the pool's shard is handed
+    /// off, and the pool's copy serves listings and expiry. The newest state replaces any unacknowledged one.
+    /// </summary>
     private void TellPool()
     {
         _poolKnows = _entry.State;
-        _ctx.PoolRegion.Tell(new HolderUpdate { Pool = _pool, Reply = _entry.Reply.ToMsg(), State = _entry.State.ToMsg() });
+        _unacked = new HolderUpdate { Pool = _pool, Reply = _entry.Reply.ToMsg(), State = _entry.State.ToMsg(), Seq = ++_updateSeq, ConntrackId = _entry.Id };
+        _updateAttempts = 0;
+        SendUpdate();
+    }
+
+    private void SendUpdate()
+    {
+        _updateAttempts++;
+        _ctx.PoolRegion.Tell(_unacked, Self);
+        Timers.StartSingleTimer(ResendTimer, ResendUpdate.Instance, UpdateRetry);
+    }
+
+    private void OnUpdateAck(HolderUpdateAck a)
+    {
+        if (_unacked is null || a.Seq != _unacked.Seq) return; // an older update's answer: the newest is on its way
+        Timers.Cancel(ResendTimer);
+        _unacked = null;
+        // The pool has freed this entry (expired there, deleted, evicted): its reply tuple is no longer ours.
+        if (!a.Held && _exists && a.Reply.ToCore() == _entry.Reply) Destroy(DestroyReason.Evicted, tellPool: false);
+        if (_stopping) Context.Stop(Self);
+    }
+
+    private const string ResendTimer = "holder-update";
+
+    private sealed class ResendUpdate : INoSerializationVerificationNeeded
+    {
+        public static readonly ResendUpdate Instance = new();
     }
 
     private CoreVerdict Rewrite(Direction dir, in FiveTuple tuple)

@@ -30,6 +30,7 @@ public sealed partial class EntityPacket : IConntrackMessage;
 public sealed partial class Expire : IConntrackMessage;
 public sealed partial class Evict : IConntrackMessage;
 public sealed partial class EntryGone : IClusterMessage;
+public sealed partial class HolderUpdateAck : IClusterMessage;
 
 public sealed partial class Allocate : IPoolMessage;
 public sealed partial class PoolAllocateBatch : IPoolMessage;

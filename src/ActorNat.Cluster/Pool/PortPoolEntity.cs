@@ -64,7 +64,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Recover<HolderUpdate>(u =>
         {
             var reply = u.Reply.ToCore();
-            if (!_holders.TryGetValue(reply, out var h)) return;
+            if (!_holders.TryGetValue(reply, out var h) || !SameEntry(h, u)) return;
             h.Entry.State = h.Journaled = u.State.ToCore();
             h.CheckAtMs = h.Entry.State.ExpiresMs;
             _holders[reply] = h;
@@ -96,8 +96,9 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Command<StopEntity>(_ =>
         {
             // Handed off or stopping: answer the reservations waiting for their write first (their entities would
-            // otherwise ask again after a timeout).
-            if (_writing) _stopWhenWritten = true;
+            // otherwise ask again after a timeout), and let every event in flight land (a holder update still being
+            // written when the next incarnation recovers would be missing from it).
+            if (_writing || _unwritten > 0) _stopWhenWritten = true;
             else Context.Stop(Self);
         });
     }
@@ -294,7 +295,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void Written()
     {
         _writing = false;
-        if (_stopWhenWritten) Context.Stop(Self);
+        if (_stopWhenWritten && _unwritten == 0) Context.Stop(Self);
     }
 
     private void WriteWaiting()
@@ -355,8 +356,15 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void OnUpdate(HolderUpdate m)
     {
+        if (_ctx.LoseAtPool?.Invoke(m) == true) return;
         var reply = m.Reply.ToCore();
-        if (!_holders.TryGetValue(reply, out var h)) return;
+        var ack = new HolderUpdateAck { Reply = m.Reply, Seq = m.Seq, Held = true };
+        if (!_holders.TryGetValue(reply, out var h) || !SameEntry(h, m))
+        {
+            ack.Held = false; // freed here (expired, deleted, evicted): the entity must not go on with it
+            Sender.Tell(ack);
+            return;
+        }
         var state = m.State.ToCore();
         var journaled = h.Journaled;
         h.Entry.State = state;
@@ -369,12 +377,23 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         if (material) h.Journaled = state;
         _holders[reply] = h;
         _expiry.Enqueue(reply, h.CheckAtMs);
-        if (material)
+        if (!material)
         {
-            _unwritten++;
-            PersistAsync(m, _ => MaybeSnapshot());
+            Sender.Tell(ack);
+            return;
         }
+        // Acknowledged once durable (the entity sends it again until then), and only by a node still entitled to act.
+        var sender = Sender;
+        _unwritten++;
+        PersistAsync(m, _ =>
+        {
+            if (_ctx.Fence.MayAct) sender.Tell(ack);
+            MaybeSnapshot();
+        });
     }
+
+    /// <summary>An update from the entry this pool holds, not from an earlier connection of the same reply tuple.</summary>
+    private static bool SameEntry(in Holder h, HolderUpdate u) => u.ConntrackId == 0 || u.ConntrackId == h.Entry.Id;
 
     private void OnList(ListEntries m)
     {
@@ -481,6 +500,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void MaybeSnapshot()
     {
         _unwritten--;
+        if (_stopWhenWritten && _unwritten == 0 && !_writing)
+        {
+            Context.Stop(Self); // handed off: the last write in flight has landed
+            return;
+        }
         // Nothing in flight and nothing held waiting for its write (group commit): the snapshot is exactly the journal.
         if (++_sinceSnapshot < SnapshotEvery || _unwritten > 0 || _waitingForWrite.Count > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
         _sinceSnapshot = 0;

@@ -16,7 +16,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 
     private static readonly Dictionary<Type, string> Manifests = new()
     {
-        [typeof(EntityPacket)] = "ep", [typeof(Expire)] = "ex", [typeof(Evict)] = "ev", [typeof(EntryGone)] = "eg",
+        [typeof(EntityPacket)] = "ep", [typeof(Expire)] = "ex", [typeof(Evict)] = "ev", [typeof(EntryGone)] = "eg", [typeof(HolderUpdateAck)] = "hua",
         [typeof(Allocate)] = "al", [typeof(AllocateBatch)] = "alb", [typeof(PoolAllocateBatch)] = "pab", [typeof(Allocated)] = "ad", [typeof(PoolPacket)] = "pp", [typeof(HolderUpdate)] = "hu",
         [typeof(Release)] = "rl", [typeof(ListEntries)] = "le", [typeof(EntryList)] = "el", [typeof(Entry)] = "en",
         [typeof(EntryFilter)] = "ef", [typeof(DestroyMasqueraded)] = "dm", [typeof(DestroyedCount)] = "dc",
@@ -31,7 +31,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 
     private static readonly Dictionary<string, MessageParser> Parsers = new()
     {
-        ["ep"] = EntityPacket.Parser, ["ex"] = Expire.Parser, ["ev"] = Evict.Parser, ["eg"] = EntryGone.Parser,
+        ["ep"] = EntityPacket.Parser, ["ex"] = Expire.Parser, ["ev"] = Evict.Parser, ["eg"] = EntryGone.Parser, ["hua"] = HolderUpdateAck.Parser,
         ["al"] = Allocate.Parser, ["alb"] = AllocateBatch.Parser, ["pab"] = PoolAllocateBatch.Parser, ["ad"] = Allocated.Parser, ["pp"] = PoolPacket.Parser, ["hu"] = HolderUpdate.Parser,
         ["rl"] = Release.Parser, ["le"] = ListEntries.Parser, ["el"] = EntryList.Parser, ["en"] = Entry.Parser,
         ["ef"] = EntryFilter.Parser, ["dm"] = DestroyMasqueraded.Parser, ["dc"] = DestroyedCount.Parser,
