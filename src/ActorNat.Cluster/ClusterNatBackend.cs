@@ -48,7 +48,7 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
         }
         if (packets.Any(Untrackable)) return await WithUntrackable(packets, ct).ConfigureAwait(false);
-        var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout);
+        var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout, ctx.Failover);
         var heads = new bool[n];
         var first = new bool[n];
         var snapshot = ctx.Config.Current;
@@ -203,13 +203,40 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         ulong after = 0;
         while (true)
         {
-            var page = await ctx.PoolRegion.Ask<EntryList>(new ListEntries { Pool = pool, Filter = filter, Delete = delete, AfterId = after, Limit = ListPage }, Timeout, ct)
-                .ConfigureAwait(false);
+            var request = new ListEntries { Pool = pool, Filter = filter, Delete = delete, AfterId = after, Limit = ListPage };
+            // A listing is read-only and may be asked again (a pool that is moving after a node's loss answers its new
+            // home's copy); a deletion is asked once.
+            var page = delete
+                ? await ctx.PoolRegion.Ask<EntryList>(request, Timeout, ct).ConfigureAwait(false)
+                : await AskAgainWhileMoving<EntryList>(ctx.PoolRegion, request, ct).ConfigureAwait(false);
             pages.Add(page);
             if (!page.More || page.Entries.Count == 0) return pages;
             after = page.Entries[^1].Id;
         }
     }
+
+    /// <summary>
+    /// Asks a region, again after <see cref="ListAttempt"/> (sooner while shards move, and at once when a member is
+    /// downed or removed), until <see cref="Timeout"/>: a message sent to a lost node's region is gone, and the next
+    /// copy waits in the region for the shard's new home.
+    /// </summary>
+    private async Task<T> AskAgainWhileMoving<T>(IActorRef region, object request, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var lost = ctx.Failover.Changed;
+            var attempt = ctx.Failover.RetryAfter(ListAttempt);
+            if (attempt > Timeout - deadline.Elapsed) attempt = Timeout - deadline.Elapsed;
+            var ask = region.Ask<T>(request, attempt, ct);
+            await Task.WhenAny(ask, lost).ConfigureAwait(false);
+            if (ask.IsCompletedSuccessfully) return ask.Result;
+            if (ask.IsCompleted && ask.Exception?.InnerException is not AskTimeoutException) return await ask.ConfigureAwait(false); // fails as it failed
+            if (deadline.Elapsed >= Timeout) return await ask.ConfigureAwait(false); // the last attempt's timeout
+        }
+    }
+
+    private static readonly TimeSpan ListAttempt = TimeSpan.FromSeconds(2);
 
     /// <summary>The entries held by the pools on this node (metrics: each node reports its own).</summary>
     public async Task<IReadOnlyList<ConntrackEntry>> LocalEntriesAsync(CancellationToken ct = default)
@@ -228,15 +255,45 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         return regions.Select((r, i) => (r.Item1, states[i].Shards.Count, states[i].Shards.Sum(s => s.EntityIds.Count))).ToList();
     }
 
-    /// <summary>The pools that exist: every node's pool region lists its own (pools are remembered, so all are awake).</summary>
+    /// <summary>
+    /// The pools that exist: every reachable node's pool region lists its own (pools are remembered, so all are awake),
+    /// and the pools seen before stay known: a pool whose node was just lost is on no region until its new home starts
+    /// it, and a listing must wait for it rather than leave its entries out.
+    /// </summary>
     public async Task<IReadOnlyList<string>> PoolIds(CancellationToken ct = default)
     {
-        var members = Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
-        var states = await Task.WhenAll(members.Select(m =>
-            system.ActorSelection($"{m.Address}/system/sharding/pool").Ask<CurrentShardRegionState>(GetShardRegionState.Instance, Timeout, ct)))
-            .ConfigureAwait(false);
-        return states.SelectMany(s => s.Shards).SelectMany(s => s.EntityIds).Distinct().ToList();
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var members = cluster.State.Members.Where(m => m.Status == MemberStatus.Up && !cluster.State.Unreachable.Contains(m)).ToList();
+        var states = await Task.WhenAll(members.Select(m => RegionState(cluster, m, ct))).ConfigureAwait(false);
+        foreach (var id in states.SelectMany(s => s?.Shards ?? []).SelectMany(s => s.EntityIds)) _knownPools.TryAdd(id, 0);
+        return _knownPools.Keys.ToList();
     }
+
+    /// <summary>
+    /// A member's pool region's shards, asked again while the member is still an Up, reachable member; null once it
+    /// is not (a node that died just now: its pools are known from before, and their new homes will answer for them).
+    /// </summary>
+    private async Task<CurrentShardRegionState?> RegionState(Akka.Cluster.Cluster cluster, Member m, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var remaining = Timeout - deadline.Elapsed;
+            try
+            {
+                return await system.ActorSelection($"{m.Address}/system/sharding/pool")
+                    .Ask<CurrentShardRegionState>(GetShardRegionState.Instance, remaining < ListAttempt ? remaining : ListAttempt, ct).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException) when (deadline.Elapsed < Timeout)
+            {
+                var now = cluster.State;
+                if (now.Unreachable.Any(u => u.Address == m.Address) || !now.Members.Any(x => x.Address == m.Address && x.Status == MemberStatus.Up))
+                    return null;
+            }
+        }
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _knownPools = new();
 
     public async Task<IReadOnlyList<(string Name, long Value)>> StatsAsync(CancellationToken ct = default) =>
         (await NodeStats(ct).ConfigureAwait(false)).SelectMany(s => s.Counters)

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ActorNat.Cluster.Failover;
 using ActorNat.Cluster.Fencing;
 using ActorNat.Cluster.Routing;
 using ActorNat.Core.Conntrack;
@@ -18,7 +19,9 @@ public sealed class NatNodeContext
         if (options.ActivationLog is { Length: > 0 } path)
         {
             var log = new ActivationLog(path);
+            ActivationFile = log;
             ActivationObserver = log.Entity;
+            RecoveryObserver = (node, pool) => log.Event(node, "recovered", pool);
             Fence.MinorityChanged += up => log.Fence(NodeName, up, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "minority");
             Fence.Tripped += (_, since) => log.Fence(NodeName, true, since, "pause");
         }
@@ -33,6 +36,9 @@ public sealed class NatNodeContext
     public Ingress.FlowHints FlowHints { get; } = new();
     public ConntrackTimeouts Timeouts { get; set; } = ConntrackTimeouts.Default;
     public string NodeName { get; set; }
+
+    /// <summary>Whether shards may be moving now (a member unreachable or just lost): requests are repeated sooner.</summary>
+    public FailoverWindow Failover { get; } = new();
 
     /// <summary>Whether this node may act (journal, answer): not after a long pause, not on the minority side.</summary>
     public NodeFence Fence { get; }
@@ -51,6 +57,12 @@ public sealed class NatNodeContext
 
     /// <summary>A new flow's decision and allocation took this long (from its first packet to the pool's durable answer).</summary>
     public Action<TimeSpan>? AllocationObserved { get; set; }
+
+    /// <summary>The activation log, when the node keeps one (its cluster events go there too).</summary>
+    public ActivationLog? ActivationFile { get; }
+
+    /// <summary>A pool finished replaying its journal (chaos timelines): node name and persistence id.</summary>
+    public Action<string, string>? RecoveryObserver { get; set; }
 
     /// <summary>Observes entity activations (tests, chaos): node name and entity id, on start and on stop.</summary>
     public Action<string, string, bool>? ActivationObserver { get; set; }

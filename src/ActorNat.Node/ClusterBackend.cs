@@ -13,6 +13,8 @@ namespace ActorNat.Node;
 /// <summary>Wires the sharded cluster backend into the node: the actor system (Akka.Hosting), the backend, readiness.</summary>
 internal static class ClusterBackend
 {
+    private static readonly ClusterNodeOptions Defaults = new();
+
     public static void Add(IServiceCollection services, NodeOptions options)
     {
         var (host, port) = options.Remoting is { Length: > 0 } r ? SplitHostPort(r) : ("127.0.0.1", 0);
@@ -29,6 +31,9 @@ internal static class ClusterBackend
             ActivationLog = options.ActivationLog,
             RemotingCertificate = RemotingCertificate(options),
             RemotingCa = options.RemotingCa is { Length: > 0 } ca ? TransportSecurity.LoadCa(ca, "RemotingCa") : null,
+            HeartbeatInterval = options.HeartbeatInterval ?? Defaults.HeartbeatInterval,
+            AcceptableHeartbeatPause = options.AcceptableHeartbeatPause ?? Defaults.AcceptableHeartbeatPause,
+            StableAfter = options.StableAfter ?? Defaults.StableAfter,
             Seed = options.RandomSeed != 0 ? options.RandomSeed : (ulong)Random.Shared.NextInt64(1, long.MaxValue),
         };
         var ctx = new NatNodeContext(cluster, SystemClock.Instance);

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ActorNat.Cluster.Failover;
 using ActorNat.Cluster.Ingress;
 using ActorNat.Cluster.Messages;
 
@@ -29,12 +30,12 @@ public sealed class BatchCallTests : IDisposable
         }
     }
 
-    private (BatchCall, List<uint>) Start(int n, TimeSpan timeout, HashSet<uint>? dropOnce = null, HashSet<uint>? never = null)
+    private (BatchCall, List<uint>) Start(int n, TimeSpan timeout, HashSet<uint>? dropOnce = null, HashSet<uint>? never = null, FailoverWindow? failover = null)
     {
         var arrivals = new List<uint>();
         HashSet<uint> drop = dropOnce ?? [], none = never ?? [];
         var target = _system.ActorOf(Props.Create(() => new Target(arrivals, drop, none)));
-        var call = new BatchCall(((ExtendedActorSystem)_system).Provider, n, timeout);
+        var call = new BatchCall(((ExtendedActorSystem)_system).Provider, n, timeout, failover);
         for (int i = 0; i < n; i++)
             call.Set(i, target, new EntityPacket { Packet = new Packet { Seq = (uint)(100 + i) }, RequestId = (uint)i });
         return (call, arrivals);
@@ -71,5 +72,42 @@ public sealed class BatchCallTests : IDisposable
         var (call, arrivals) = Start(2, TimeSpan.FromMilliseconds(100), never: [101]);
         await Assert.ThrowsAsync<AskTimeoutException>(() => call.RunAsync([true, true], 3, new NodeCounters(), CancellationToken.None));
         Assert.Equal(3, arrivals.Count(s => s == 101));
+    }
+
+    [Fact]
+    public async Task A_member_lost_wakes_a_waiting_batch_and_its_lost_request_is_sent_again_at_once()
+    {
+        // The attempt timeout is a minute: only the membership change can bring the lost request's second copy.
+        var window = new FailoverWindow();
+        var (call, arrivals) = Start(2, TimeSpan.FromMinutes(1), dropOnce: [101], failover: window);
+        var run = call.RunAsync([true, true], 4, new NodeCounters(), CancellationToken.None);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (arrivals.Count(s => s == 101) < 1 && DateTime.UtcNow < deadline) await Task.Delay(10); // polling for the first copy
+        Assert.False(run.IsCompleted);
+        window.MemberLost();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([100ul, 101], call.Answers.Select(v => v.ConntrackId));
+        Assert.Equal(2, arrivals.Count(s => s == 101));
+    }
+
+    [Fact]
+    public async Task While_shards_move_a_late_request_is_asked_again_sooner_and_still_fails_only_after_its_budget()
+    {
+        var window = new FailoverWindow();
+        window.MemberLost();
+        Assert.True(window.Active);
+        Assert.Equal(FailoverWindow.RetryEvery, window.RetryAfter(TimeSpan.FromSeconds(2)));
+        // Attempt timeout 1 s, 2 attempts: a budget of 2 s, asked again every 250 ms meanwhile (about 8 copies).
+        var (call, arrivals) = Start(1, TimeSpan.FromSeconds(1), never: [100], failover: window);
+        await Assert.ThrowsAsync<AskTimeoutException>(() => call.RunAsync([true], 2, new NodeCounters(), CancellationToken.None));
+        Assert.True(arrivals.Count >= 3, $"{arrivals.Count} copies");
+    }
+
+    [Fact]
+    public void Outside_a_failover_the_usual_timeout_holds()
+    {
+        var window = new FailoverWindow();
+        Assert.False(window.Active);
+        Assert.Equal(TimeSpan.FromSeconds(2), window.RetryAfter(TimeSpan.FromSeconds(2)));
     }
 }

@@ -45,6 +45,7 @@ public static class ActivationCheck
                 if (!incs.TryGetValue(id, out var inc)) incs[id] = inc = new Incarnation(id, node);
                 inc.First = Math.Min(inc.First, t);
                 inc.Last = Math.Max(inc.Last, t);
+                if (r.TryGetProperty("ev", out _)) continue; // a cluster event or a pool's recovery (timelines)
                 if (r.TryGetProperty("fence", out var fence))
                 {
                     long since = r.GetProperty("since").GetInt64();

@@ -101,6 +101,16 @@ public sealed partial class ChaosRunner
         var conflicts = _cluster?.LogLines(new Regex("journal_uq|duplicate key value", RegexOptions.IgnoreCase)).ToList() ?? [];
         int doubleActivations = activations?.Overlaps ?? 0;
 
+        // Each failover's phases, from the nodes' activation logs (cluster events, entity starts, pool recoveries).
+        if (_cluster is not null) Timeline.Fill(_cluster.RunDir, _faults);
+        var phases = new Dictionary<string, object>();
+        foreach (var name in _faults.SelectMany(f => f.Timeline.Phases().Select(p => p.Name)).Distinct())
+        {
+            var v = _faults.Select(f => f.Timeline.Phases().First(p => p.Name == name).Seconds).Where(x => x is not null).Select(x => x!.Value).Order().ToList();
+            double Q(double q) => v.Count == 0 ? 0 : v[Math.Min(v.Count - 1, Math.Max(0, (int)Math.Ceiling(q * v.Count) - 1))];
+            phases[name] = new { p50 = Math.Round(Q(0.5), 3), p99 = Math.Round(Q(0.99), 3), max = Math.Round(v.Count == 0 ? 0 : v[^1], 3), faults = v.Count };
+        }
+
         var history = _c.History.ToArray();
         int failed = history.Count(h => h.Outcome != Outcome.Ack && h.Kind is "create" or "recheck" or "probe");
         var rec = _recoveries.Order().ToList();
@@ -124,8 +134,15 @@ public sealed partial class ChaosRunner
                 duplicate_reservations = journal.DuplicateReservations, duplicate_entity_replies = journal.DuplicateEntityReplies,
                 key_conflicts_in_logs = conflicts.Count },
             activations = activations is null ? null : new { logs = activations.Files, incarnations = activations.Incarnations, starts = activations.Activations, overlaps = activations.Overlaps },
+            phases_s = phases,
+            listing_complete_s = _faults.Any(f => f.ListingCompleteS is not null) ? new { max = _faults.Max(f => f.ListingCompleteS), all = _faults.Where(f => f.ListingCompleteS is not null).Select(f => f.ListingCompleteS) } : null,
             recovery_s = new { p50 = Math.Round(P(0.50), 3), p99 = Math.Round(P(0.99), 3), max = Math.Round(rec.Count == 0 ? 0 : rec[^1], 3), affected_flows = rec.Count },
-            per_fault = _faults.Select(f => new { f.Index, f.Kind, f.Node, at_s = f.AtMs / 1000.0, recovery_max_s = Math.Round(f.RecoveryMaxS, 3), f.Sampled, f.Affected, failed = f.FailedRequests, unknown = f.UnknownRequests, note = f.Note }),
+            per_fault = _faults.Select(f => new
+            {
+                f.Index, f.Kind, f.Node, at_s = f.AtMs / 1000.0, recovery_max_s = Math.Round(f.RecoveryMaxS, 3), f.Sampled, f.Affected,
+                pools = f.Pools.Count, conntrack_shards = f.Shards.Count, shards_with_flows = f.ShardsWithFlows, shards_sampled = f.ShardsSampled,
+                timeline_s = f.Timeline.ToJson(), listing_complete_s = f.ListingCompleteS, failed = f.FailedRequests, unknown = f.UnknownRequests, note = f.Note,
+            }),
             violations = _violations.Count,
             notes = _notes,
         }, new JsonSerializerOptions { WriteIndented = false });
@@ -142,6 +159,10 @@ public sealed partial class ChaosRunner
         t.AppendLine("  fault  kind       node  at(s)    recovery-max(s)  affected/sampled  failed  unknown");
         foreach (var f in _faults)
             t.AppendLine($"  {f.Index,5}  {f.Kind,-9}  {f.Node,4}  {f.AtMs / 1000.0,6:F1}   {f.RecoveryMaxS,15:F2}  {f.Affected,8}/{f.Sampled,-8}  {f.FailedRequests,6}  {f.UnknownRequests,7}  {f.Note}");
+        t.AppendLine("  failover phases, seconds from the fault (p50 / p99 / max over faults):");
+        foreach (var (name, _) in new Timeline().Phases())
+            if (phases.TryGetValue(name, out var ph)) t.AppendLine($"    {name,-22} {JsonSerializer.Serialize(ph)}");
+        foreach (var f in _faults) t.AppendLine($"  fault {f.Index} {f.Kind} node {f.Node}: {f.Timeline.ToText()}{(f.ListingCompleteS is { } l ? $" conntrack -L whole again {l:F2}" : "")}");
         foreach (var n in _notes) t.AppendLine("  note: " + n);
         if (_violations.Count > 0)
         {

@@ -23,11 +23,24 @@ public sealed record ChaosOptions
     public double PartitionSeconds { get; init; } = 12;
     public double WarmupSeconds { get; init; } = 5;
     public bool KeepCluster { get; init; }
+    /// <summary>At each kill, poll `conntrack -L` through a survivor until it lists every entry acknowledged before.</summary>
+    public bool ListingProbe { get; init; }
 }
 
 public sealed record FaultRecord(int Index, string Kind, int Node)
 {
     public long AtMs { get; set; }
+    /// <summary>The fault's moment on the nodes' clock (Unix ms), for the timeline read from their logs.</summary>
+    public long AtUnixMs { get; set; }
+    /// <summary>The pools and conntrack shards the node had running when the fault hit it.</summary>
+    public HashSet<string> Pools { get; set; } = [];
+    public HashSet<string> Shards { get; set; } = [];
+    /// <summary>Affected conntrack shards that had an acknowledged flow to sample, and how many of them were sampled.</summary>
+    public int ShardsWithFlows { get; set; }
+    public int ShardsSampled { get; set; }
+    public Timeline Timeline { get; } = new();
+    /// <summary>--listing-probe: seconds from the kill until a survivor's listing held every entry acknowledged before it.</summary>
+    public double? ListingCompleteS { get; set; }
     public long EndMs { get; set; }
     public int Sampled { get; set; }
     public int Affected { get; set; }
@@ -248,10 +261,8 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
     {
         var cl = _cluster!;
         int n = f.Node;
-        Flow[] sample;
-        var rng = new Random(o.Seed ^ (f.Index * 7919));
-        lock (_acked) sample = _acked.OrderBy(_ => rng.Next()).Take(48).ToArray();
-        progress.WriteLine($"\nchaos: fault {f.Index}: {f.Kind} node {n}");
+        var (placed, control) = SelectSample(f);
+        progress.WriteLine($"\nchaos: fault {f.Index}: {f.Kind} node {n} ({f.Pools.Count} pools, {f.Shards.Count} conntrack shards there; probing {placed.Length} of their flows, {f.ShardsSampled} of {f.ShardsWithFlows} shards with flows, and {control.Length} others)");
         Task probe;
         long at = _c.NowMs;
         switch (f.Kind)
@@ -259,16 +270,19 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
             case "kill":
                 await cl.Kill(n, ct);
                 at = _c.NowMs;
+                f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
-                probe = Probe(f, at, sample, ct);
+                probe = Probe(f, at, placed, control, ct);
+                if (o.ListingProbe) probe = Task.WhenAll(probe, ListingProbe(f, at, ct));
                 await Hold(o.DownSeconds, ct);
                 await Restart(n, ct);
                 break;
             case "pause":
                 await cl.Stop(n, ct);
                 at = _c.NowMs;
+                f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
-                probe = Probe(f, at, sample, ct);
+                probe = Probe(f, at, placed, control, ct);
                 await Hold(o.PauseSeconds, ct);
                 await cl.Cont(n, ct);
                 await BackOrRestart(n, ct);
@@ -277,8 +291,9 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
                 var others = Enumerable.Range(1, _nodeCount).Where(i => i != n && cl.Running(i)).ToArray();
                 await cl.Partition(n, others, ct);
                 at = _c.NowMs;
+                f.AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 SetService(n, false);
-                probe = Probe(f, at, sample, ct);
+                probe = Probe(f, at, placed, control, ct);
                 var minority = MinorityProbe(f, n, at, ct);
                 await Hold(o.PartitionSeconds, ct);
                 await ClusterControl.Heal(ct);
@@ -374,32 +389,77 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
     }
 
     /// <summary>
-    /// The recovery of affected flows: a sample of acknowledged flows is asked again from the nodes in service, each
-    /// until it answers; its recovery is the end of its first acknowledged answer after the fault. Affected: a flow
-    /// whose first try after the fault failed, timed out, or took longer than a second.
+    /// The flows the fault will hit, chosen from the node's activation log just before it: acknowledged flows whose
+    /// conntrack shard or pool runs there, one per shard and per pool first, then more, up to <see cref="MaxPlaced"/>;
+    /// and a few others, to catch stalls of flows whose state did not move (a lost shard coordinator).
     /// </summary>
-    private async Task Probe(FaultRecord f, long at, Flow[] sample, CancellationToken ct)
+    private (Flow[] Placed, Flow[] Control) SelectSample(FaultRecord f)
     {
-        f.Sampled = sample.Length;
-        var times = await Task.WhenAll(sample.Select(async (flow, idx) =>
+        var rng = new Random(o.Seed ^ (f.Index * 7919));
+        Flow[] acked; lock (_acked) acked = [.. _acked];
+        if (_cluster is not null)
+        {
+            _active ??= new ActiveEntities(_cluster.RunDir);
+            var running = _active.On(f.Node);
+            f.Pools = running.Where(e => e.StartsWith("pool-", StringComparison.Ordinal)).ToHashSet();
+            f.Shards = running.Where(e => e.StartsWith("ct-", StringComparison.Ordinal)).Select(Placement.ConntrackShard).ToHashSet();
+        }
+        var hit = acked.Select(x => (Flow: x, Where: PlaceOf(x)))
+            .Where(x => f.Shards.Contains(x.Where.Shard) || f.Pools.Contains(x.Where.Pool))
+            .OrderBy(_ => rng.Next()).ToList();
+        var chosen = new List<Flow>();
+        var taken = new HashSet<int>();
+        // Rounds: every shard and pool gets its k-th flow before any gets its (k+1)-th.
+        for (int round = 0; round < 4 && chosen.Count < MaxPlaced; round++)
+        {
+            foreach (var g in hit.GroupBy(x => f.Shards.Contains(x.Where.Shard) ? "s" + x.Where.Shard : "p" + x.Where.Pool))
+            {
+                var next = g.Skip(round).FirstOrDefault();
+                if (next.Flow is null || chosen.Count >= MaxPlaced || !taken.Add(next.Flow.Id)) continue;
+                chosen.Add(next.Flow);
+            }
+        }
+        f.ShardsWithFlows = hit.Select(x => x.Where.Shard).Where(f.Shards.Contains).Distinct().Count();
+        f.ShardsSampled = chosen.Select(x => PlaceOf(x).Shard).Where(f.Shards.Contains).Distinct().Count();
+        var control = acked.Where(x => !taken.Contains(x.Id)).OrderBy(_ => rng.Next()).Take(24).ToArray();
+        return ([.. chosen], control);
+    }
+
+    private const int MaxPlaced = 240;
+    private ActiveEntities? _active;
+    private readonly ConcurrentDictionary<int, (string Shard, string Pool)> _placeOf = new();
+    private (string Shard, string Pool) PlaceOf(Flow x) => _placeOf.GetOrAdd(x.Id, _ => (Placement.ShardOf(x), Placement.PoolOf(x)));
+
+    /// <summary>
+    /// The recovery of affected flows: each sampled flow is asked again from the nodes in service until it answers
+    /// (a try waits up to 2.5 s, so an answer the node gives late is seen when it comes; a failed try is repeated
+    /// 100 ms after it began: the resolution). Its recovery is the end of its first acknowledged answer. Affected: a
+    /// flow whose conntrack shard was on the node (its entity must start elsewhere), or any sampled flow whose first
+    /// try failed or took longer than half a second.
+    /// </summary>
+    private async Task Probe(FaultRecord f, long at, Flow[] placed, Flow[] control, CancellationToken ct)
+    {
+        f.Sampled = placed.Length + control.Length;
+        var times = await Task.WhenAll(placed.Concat(control).Select(async (flow, idx) =>
         {
             var rng = new Random(idx);
-            bool affected = false;
+            bool affected = f.Shards.Contains(PlaceOf(flow).Shard), first = true;
             var deadline = at + 90_000;
             while (_c.NowMs < deadline)
             {
                 var nodes = InService();
-                if (nodes.Length == 0) { await Task.Delay(50, ct); continue; } // waiting for a node in service
+                if (nodes.Length == 0) { await Task.Delay(20, ct); continue; } // waiting for a node in service
                 long t0 = _c.NowMs;
-                // The first try may take a second (a slow answer is not a lost one); once affected, a flow is asked
-                // every half second, which is the resolution of its recovery time.
-                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromMilliseconds(affected ? 500 : 1000));
+                var (outcome, _) = await Recheck(flow, nodes[rng.Next(nodes.Length)], "probe", ct, TimeSpan.FromMilliseconds(2500));
                 if (outcome == Outcome.Ack)
                 {
-                    if (_c.NowMs - t0 > 1000) affected = true;
+                    if (first && _c.NowMs - t0 > 500) affected = true;
                     return (Affected: affected, Seconds: (_c.NowMs - at) / 1000.0);
                 }
                 affected = true;
+                first = false;
+                long wait = t0 + 100 - _c.NowMs;
+                if (wait > 0) await Task.Delay((int)wait, ct); // the probe's resolution: a failed try is repeated 100 ms after it began
             }
             return (Affected: true, Seconds: double.NaN);
         }));
@@ -409,6 +469,33 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
         var ok = aff.Where(t => !double.IsNaN(t.Seconds)).Select(t => t.Seconds).ToList();
         lock (_recoveries) _recoveries.AddRange(ok);
         f.RecoveryMaxS = ok.Count > 0 ? ok.Max() : 0;
+        if (ok.Count > 0) { f.Timeline.FlowsFirst = ok.Min(); f.Timeline.FlowsLast = ok.Max(); }
+    }
+
+    /// <summary>
+    /// How soon `conntrack -L` through a survivor is whole again after a kill: the listing (every pool, paged) is taken
+    /// every 250 ms until it holds every entry acknowledged before the kill (an error or a partial listing: again).
+    /// </summary>
+    private async Task ListingProbe(FaultRecord f, long at, CancellationToken ct)
+    {
+        HashSet<ulong> want; lock (_acked) want = _acked.Where(x => x.AckMs <= at).Select(x => x.Ack!.ConntrackId).ToHashSet();
+        var rng = new Random(f.Index);
+        while (_c.NowMs < at + 60_000)
+        {
+            long t0 = _c.NowMs;
+            var nodes = InService();
+            var have = new HashSet<ulong>();
+            try
+            {
+                using var call = _c.Admin(nodes[rng.Next(nodes.Length)]).ConntrackList(new Wire.ConntrackFilter(), _c.Headers, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: ct);
+                await foreach (var batch in call.ResponseStream.ReadAllAsync(ct)) foreach (var e in batch.Entries) have.Add(e.Id);
+                if (want.IsSubsetOf(have)) { f.ListingCompleteS = (_c.NowMs - at) / 1000.0; return; }
+            }
+            catch (RpcException) { }
+            long wait = t0 + 250 - _c.NowMs;
+            if (wait > 0) await Task.Delay((int)wait, ct); // the listing probe's pace
+        }
+        Note($"fault {f.Index}: no listing through a survivor held every acknowledged entry within 60 s");
     }
 
     /// <summary>

@@ -23,9 +23,10 @@ public static class ChaosCommand
         var pause = new Option<double>("--pause-seconds") { Description = "How long SIGSTOP lasts (default 10).", DefaultValueFactory = _ => 10 };
         var report = new Option<FileInfo?>("--report") { Description = "Also write a self-contained HTML page with plots: requests per second, failures, each fault and its recovery.", HelpName = "FILE.html" };
         var journalOnly = new Option<bool>("--journal-only") { Description = "Only check what a run left in --run-dir: the durable journal (reservations, created entities) and the activation logs." };
+        var listing = new Option<bool>("--listing-probe") { Description = "At each kill, list the conntrack table through a survivor every 250 ms until it holds every entry acknowledged before the kill; reports the time (listing_complete_s)." };
         var cmd = new Command("chaos", "Inject faults (SIGKILL+restart, SIGSTOP/SIGCONT, loopback partition) under a seeded load; check that no acknowledged mapping is lost, no reply tuple is held twice, no entity runs twice; report recovery times. Exit 1 on a failed check.")
         {
-            nodes, faults, seed, json, targets, runDir, kinds, concurrency, failureFile, keep, scale, seconds, pause, journalOnly, report,
+            nodes, faults, seed, json, targets, runDir, kinds, concurrency, failureFile, keep, scale, seconds, pause, journalOnly, report, listing,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -38,6 +39,7 @@ public static class ChaosCommand
                 Concurrency = parse.GetValue(concurrency), FailureFile = parse.GetValue(failureFile), KeepCluster = parse.GetValue(keep),
                 Targets = string.IsNullOrEmpty(t) ? [] : t.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 RunDir = parse.GetValue(runDir), Token = token, PauseSeconds = parse.GetValue(pause),
+                ListingProbe = parse.GetValue(listing),
             };
             if (opts.Nodes < 3 && !parse.GetValue(scale) && opts.Targets.Count == 0) { await err.WriteLineAsync("actornat chaos: --nodes must be at least 3 (a majority must survive a fault)"); return 2; }
             try

@@ -207,7 +207,8 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         {
             Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets), Allocate = _pending,
         });
-        Timers.StartSingleTimer("allocation", Tick.Instance, AllocationRetry);
+        // Sooner while shards move (FailoverWindow): a request lost to the lost node reaches the new home quickly.
+        Timers.StartSingleTimer("allocation", Tick.Instance, _ctx.Failover.RetryAfter(AllocationRetry));
     }
 
     private void Allocating(object message)
@@ -217,7 +218,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             case Allocated a:
                 OnAllocated(a);
                 break;
-            case Tick when _attempts < AllocationAttempts:
+            case Tick when System.Diagnostics.Stopwatch.GetElapsedTime(_allocationStarted) < AllocationRetry * AllocationAttempts:
                 RequestAllocation();
                 break;
             case Tick:

@@ -28,6 +28,14 @@ public sealed class ActivationLog : IDisposable
     public void Fence(string node, bool up, long sinceUnixMs, string why) =>
         Write(new { t = Now(), inc = _incarnation, node, fence = up, since = sinceUnixMs, why });
 
+    /// <summary>
+    /// A cluster event seen from <paramref name="node"/> about <paramref name="member"/> (host:port): `self` at start,
+    /// `unreachable`, `reachable`, `downed`, `removed`; or `recovered` for a pool whose journal replay finished
+    /// (<paramref name="member"/> is then the pool's id). `actornat chaos` builds each fault's timeline from these.
+    /// </summary>
+    public void Event(string node, string ev, string member) =>
+        Write(new { t = Now(), inc = _incarnation, node, ev, member });
+
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     private void Write(object record)

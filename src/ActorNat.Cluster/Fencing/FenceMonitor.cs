@@ -15,12 +15,28 @@ public sealed class FenceMonitor : ReceiveActor
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private bool _downed;
+    private readonly Dictionary<Address, MemberStatus> _members = [];
+    private readonly HashSet<Address> _unreachable = [];
 
     public FenceMonitor(NatNodeContext ctx)
     {
         _ctx = ctx;
+        // Judged from the events themselves, not from Cluster.State: that read view is updated by an actor of its own
+        // and may not show yet the unreachability this event reports (a chaos run saw a cut-off node fence itself only
+        // at the next event, 1.2 s later, after the majority had already started one of its entities).
+        Receive<ClusterEvent.CurrentClusterState>(s =>
+        {
+            _members.Clear();
+            foreach (var m in s.Members) _members[m.Address] = m.Status;
+            _unreachable.Clear();
+            _unreachable.UnionWith(s.Unreachable.Select(m => m.Address));
+            Judge();
+        });
+        Receive<ClusterEvent.UnreachableMember>(e => { _unreachable.Add(e.Member.Address); Judge(); });
+        Receive<ClusterEvent.ReachableMember>(e => { _unreachable.Remove(e.Member.Address); Judge(); });
+        Receive<ClusterEvent.MemberRemoved>(e => { _members.Remove(e.Member.Address); _unreachable.Remove(e.Member.Address); Judge(); });
+        Receive<ClusterEvent.IMemberEvent>(e => { _members[e.Member.Address] = e.Member.Status; Judge(); });
         Receive<ClusterEvent.IClusterDomainEvent>(_ => Judge());
-        Receive<ClusterEvent.CurrentClusterState>(_ => Judge());
         Receive<PauseTripped>(OnTripped);
     }
 
@@ -42,9 +58,9 @@ public sealed class FenceMonitor : ReceiveActor
 
     private void Judge()
     {
-        var state = _cluster.State;
-        var self = state.Members.FirstOrDefault(m => m.Address == _cluster.SelfAddress);
-        if (self?.Status == MemberStatus.Down) _downed = true;
+        var selfAddress = _cluster.SelfAddress;
+        MemberStatus? selfStatus = _members.TryGetValue(selfAddress, out var st) ? st : null;
+        if (selfStatus == MemberStatus.Down) _downed = true;
         if (_downed)
         {
             // Downed (by the others, or by keep-majority on this side): fenced for good, the node is leaving.
@@ -52,16 +68,16 @@ public sealed class FenceMonitor : ReceiveActor
             _ctx.Fence.SetMinority(true);
             return;
         }
-        var members = state.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).ToList();
+        var members = _members.Where(m => m.Value is MemberStatus.Up or MemberStatus.Leaving).Select(m => m.Key).ToList();
         // Alone: no other member, joining or up, that could take this node's shards over.
-        _ctx.Fence.SetAlone(!state.Members.Any(m => m.Address != _cluster.SelfAddress && m.Status is not (MemberStatus.Down or MemberStatus.Removed)));
-        if (self is null || !members.Contains(self))
+        _ctx.Fence.SetAlone(!_members.Any(m => m.Key != selfAddress && m.Value is not (MemberStatus.Down or MemberStatus.Removed)));
+        if (selfStatus is not (MemberStatus.Up or MemberStatus.Leaving))
         {
             _ctx.Fence.SetMinority(false); // joining, or leaving gracefully after its hand-off: it holds no shard
             return;
         }
-        var reachable = members.Where(m => !state.Unreachable.Contains(m)).Select(m => m.Address).ToList();
-        bool minority = IsMinority(members.Select(m => m.Address).ToList(), reachable);
+        var reachable = members.Where(m => !_unreachable.Contains(m)).ToList();
+        bool minority = IsMinority(members, reachable);
         if (minority != _ctx.Fence.InMinority)
         {
             if (minority) _log.Warning("fenced: {0} of {1} members reachable from here; no journal write and no answer until the majority is back", reachable.Count, members.Count);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using ActorNat.Cluster.Failover;
 using ActorNat.Cluster.Messages;
 
 namespace ActorNat.Cluster.Ingress;
@@ -10,7 +11,9 @@ namespace ActorNat.Cluster.Ingress;
 /// promise and a timeout each. Every request carries its index (<c>request_id</c>), echoed in its verdict. Packets
 /// chained behind another (same server endpoint) are sent when their predecessor is answered, from the answering
 /// thread. A request unanswered after the attempt timeout is sent again (a region may drop messages while a shard
-/// moves; entities answer a repeated packet idempotently), at most <c>attempts</c> times.
+/// moves; entities answer a repeated packet idempotently), for at most <c>attempts</c> attempt timeouts in all. While
+/// shards move (<see cref="FailoverWindow"/>) a late request is sent again sooner, and every pending one at once when
+/// the cluster's membership changes: so it reaches its shard's new home as soon as there is one.
 /// </summary>
 public sealed class BatchCall : MinimalActorRef
 {
@@ -24,12 +27,16 @@ public sealed class BatchCall : MinimalActorRef
     private readonly int[] _state;
     private readonly int[] _attempts;
     private readonly long[] _deadline;
+    private readonly long[] _firstSent;
     private readonly long _timeoutTicks;
+    private readonly FailoverWindow? _failover;
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _left;
 
-    public BatchCall(IActorRefProvider provider, int count, TimeSpan attemptTimeout)
+    public BatchCall(IActorRefProvider provider, int count, TimeSpan attemptTimeout, FailoverWindow? failover = null)
     {
+        _failover = failover;
+        _firstSent = new long[count];
         _provider = provider;
         _path = provider.TempPath();
         _targets = new IActorRef[count];
@@ -84,8 +91,10 @@ public sealed class BatchCall : MinimalActorRef
                 }
             for (int i = 0; i < heads.Length; i++)
                 if (heads[i]) Send(i);
+            long budget = maxAttempts * _timeoutTicks;
             while (true)
             {
+                var changed = _failover?.Changed;
                 long now = Stopwatch.GetTimestamp(), next = long.MaxValue;
                 for (int i = 0; i < _state.Length; i++)
                 {
@@ -96,8 +105,8 @@ public sealed class BatchCall : MinimalActorRef
                         next = Math.Min(next, due);
                         continue;
                     }
-                    if (_attempts[i] >= maxAttempts)
-                        throw new AskTimeoutException($"no verdict for request {i} of a batch after {maxAttempts} attempts");
+                    if (_attempts[i] >= maxAttempts && now - _firstSent[i] >= budget)
+                        throw new AskTimeoutException($"no verdict for request {i} of a batch after {_attempts[i]} attempts in {(double)budget / Stopwatch.Frequency:0.#} s");
                     Interlocked.Increment(ref counters.Retries);
                     Send(i);
                     next = Math.Min(next, Volatile.Read(ref _deadline[i]));
@@ -105,10 +114,13 @@ public sealed class BatchCall : MinimalActorRef
                 if (_done.Task.IsCompleted) return;
                 // Nothing sent and unanswered means the rest waits on answers in flight: wait one attempt for them.
                 var wait = next == long.MaxValue ? _timeoutTicks : next - now;
+                var waitFor = changed is null ? _done.Task : Task.WhenAny(_done.Task, changed);
                 try
                 {
-                    await _done.Task.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), ct).ConfigureAwait(false);
-                    return;
+                    await waitFor.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), ct).ConfigureAwait(false);
+                    if (_done.Task.IsCompleted) return;
+                    // The membership changed: what is pending may have gone to a lost node; send it again now.
+                    for (int i = 0; i < _state.Length; i++) Volatile.Write(ref _deadline[i], 0);
                 }
                 catch (TimeoutException)
                 {
@@ -124,8 +136,10 @@ public sealed class BatchCall : MinimalActorRef
 
     private void Send(int i)
     {
-        _attempts[i]++;
-        Volatile.Write(ref _deadline[i], Stopwatch.GetTimestamp() + _timeoutTicks);
+        long now = Stopwatch.GetTimestamp();
+        if (_attempts[i]++ == 0) _firstSent[i] = now;
+        long timeout = _failover is { Active: true } ? Math.Min(_timeoutTicks, (long)(FailoverWindow.RetryEvery.TotalSeconds * Stopwatch.Frequency)) : _timeoutTicks;
+        Volatile.Write(ref _deadline[i], now + timeout);
         if (Interlocked.CompareExchange(ref _state[i], Sent, Waiting) == Answered) return;
         _targets[i].Tell(_requests[i], this);
     }

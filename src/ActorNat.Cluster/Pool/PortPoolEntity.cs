@@ -156,6 +156,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         // Rebuild the (volatile) bysource index from what this pool holds.
         foreach (var h in _holders.Values) RegisterSource(h.Entry);
         Timers.StartPeriodicTimer("sweep", Tick.Instance, _ctx.Options.SweepInterval);
+        _ctx.RecoveryObserver?.Invoke(_ctx.NodeName, PersistenceId); // failover timelines (chaos)
     }
 
     private void OnAllocate(Allocate m)
