@@ -131,7 +131,7 @@ public sealed class TlsTests : IDisposable
 }
 
 /// <summary>Akka remoting over mutual TLS between real nodes: members with certificates of the cluster's CA form a cluster; a host with another CA's certificate cannot join.</summary>
-public sealed class RemotingTlsTests : IDisposable
+public sealed class RemotingTlsTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly TestCerts _certs = new();
 
@@ -152,6 +152,20 @@ public sealed class RemotingTlsTests : IDisposable
     private static async Task<int> Members(LiveNode n) =>
         (await n.Admin.ClusterStatusAsync(new Wire.Empty())).Members.Count(m => m.Status == "Up");
 
+    // Once in a full CI run the stranger's actor system was already terminating while its host started ("Cannot create
+    // child while terminating"), not reproduced in 6 runs since; the cause is not known. One more start is allowed so
+    // that the refusal below is still tested, and the first failure is kept in the test's output.
+    private async Task<LiveNode> StartStrangerAsync(int seed)
+    {
+        var settings = Member("127.0.0.1:0", seed, _certs.StrangerMemberCert, _certs.StrangerMemberKey, _certs.OtherCaPem, "stranger");
+        try { return await LiveNode.StartAsync(settings); }
+        catch (InvalidOperationException e) when (e.Message.Contains("terminat"))
+        {
+            output.WriteLine("the stranger's first start failed (started again): " + e);
+            return await LiveNode.StartAsync(settings);
+        }
+    }
+
     [Fact]
     public async Task Members_with_the_clusters_certificates_form_a_cluster_and_a_stranger_cannot_join()
     {
@@ -166,7 +180,7 @@ public sealed class RemotingTlsTests : IDisposable
 
         // A host with a certificate of another CA (trusting that CA, and so willing to talk) is refused in the handshake.
         long refused = ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers;
-        await using var stranger = await LiveNode.StartAsync(Member("127.0.0.1:0", seed, _certs.StrangerMemberCert, _certs.StrangerMemberKey, _certs.OtherCaPem, "stranger"));
+        await using var stranger = await StartStrangerAsync(seed);
         deadline = DateTime.UtcNow.AddSeconds(60);
         while (ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers == refused && DateTime.UtcNow < deadline) await Task.Delay(100); // polling the refusal count, with a deadline
         Assert.True(ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers > refused, "the stranger's certificate was never refused");
