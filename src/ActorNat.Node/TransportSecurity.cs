@@ -67,14 +67,7 @@ public sealed class TransportSecurity
     }
 
     /// <summary>Does <paramref name="cert"/> chain to one of <paramref name="roots"/> (and nothing else)?</summary>
-    public static bool ChainsTo(X509Certificate2 cert, X509Certificate2Collection roots)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(cert);
-    }
+    public static bool ChainsTo(X509Certificate2 cert, X509Certificate2Collection roots) => ActorNat.Cluster.Hosting.RemotingTls.ChainsTo(cert, roots);
 
     /// <summary>Kestrel's HTTPS for a gRPC listener: HTTP/2 over TLS, and client certificates when a client CA is set.</summary>
     public void Apply(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions lo)

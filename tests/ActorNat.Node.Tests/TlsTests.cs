@@ -152,17 +152,18 @@ public sealed class RemotingTlsTests(Xunit.Abstractions.ITestOutputHelper output
     private static async Task<int> Members(LiveNode n) =>
         (await n.Admin.ClusterStatusAsync(new Wire.Empty())).Members.Count(m => m.Status == "Up");
 
-    // Once in a full CI run the stranger's actor system was already terminating while its host started ("Cannot create
-    // child while terminating"), not reproduced in 6 runs since; the cause is not known. One more start is allowed so
-    // that the refusal below is still tested, and the first failure is kept in the test's output.
-    private async Task<LiveNode> StartStrangerAsync(int seed)
+    // The refused stranger may shut its own actor system down before its host has finished starting (seen in every
+    // full CI run, where the handshake's refusal comes back sooner than the host's start-up under load: "Cannot create
+    // child while terminating", or the start cancelled). That is a stranger that cannot join too; the refusal itself is
+    // checked on the member's side below either way.
+    private async Task<LiveNode?> StartStrangerAsync(int seed)
     {
         var settings = Member("127.0.0.1:0", seed, _certs.StrangerMemberCert, _certs.StrangerMemberKey, _certs.OtherCaPem, "stranger");
         try { return await LiveNode.StartAsync(settings); }
-        catch (InvalidOperationException e) when (e.Message.Contains("terminat"))
+        catch (Exception e) when (e is TaskCanceledException || (e is InvalidOperationException && e.Message.Contains("terminat")))
         {
-            output.WriteLine("the stranger's first start failed (started again): " + e);
-            return await LiveNode.StartAsync(settings);
+            output.WriteLine("the stranger stopped while starting: " + e.Message);
+            return null;
         }
     }
 
@@ -180,13 +181,17 @@ public sealed class RemotingTlsTests(Xunit.Abstractions.ITestOutputHelper output
 
         // A host with a certificate of another CA (trusting that CA, and so willing to talk) is refused in the handshake.
         long refused = ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers;
-        await using var stranger = await StartStrangerAsync(seed);
+        var stranger = await StartStrangerAsync(seed);
         deadline = DateTime.UtcNow.AddSeconds(60);
         while (ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers == refused && DateTime.UtcNow < deadline) await Task.Delay(100); // polling the refusal count, with a deadline
         Assert.True(ActorNat.Cluster.Hosting.RemotingTls.RefusedPeers > refused, "the stranger's certificate was never refused");
         Assert.Equal(2, await Members(one));
-        Assert.DoesNotContain((await one.Admin.ClusterStatusAsync(new Wire.Empty())).Members, m => m.Address.Contains(stranger.Node.Options.NodeName));
-        var strangerSystem = stranger.Node.Services.GetRequiredService<Akka.Actor.ActorSystem>();
-        Assert.NotEqual(Akka.Cluster.MemberStatus.Up, Akka.Cluster.Cluster.Get(strangerSystem).SelfMember.Status);
+        Assert.Equal(2, (await one.Admin.ClusterStatusAsync(new Wire.Empty())).Members.Count); // the stranger is not even Joining
+        if (stranger is null) return;
+        await using (stranger)
+        {
+            var strangerSystem = stranger.Node.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+            Assert.NotEqual(Akka.Cluster.MemberStatus.Up, Akka.Cluster.Cluster.Get(strangerSystem).SelfMember.Status);
+        }
     }
 }

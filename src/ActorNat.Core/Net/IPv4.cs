@@ -78,26 +78,9 @@ public readonly record struct IPv4(uint Value) : IComparable<IPv4>
     /// <summary>strtoul(text, base 0) consuming all of it, 0-255: decimal, 0-prefixed octal, 0x-prefixed hex.</summary>
     private static bool TryStrtoulByte(ReadOnlySpan<char> t, out uint value)
     {
-        value = 0;
-        if (t.IsEmpty) return false;
-        int radix = 10, i = 0;
-        if (t.Length > 1 && t[0] == '0' && (t[1] is 'x' or 'X')) { radix = 16; i = 2; }
-        else if (t[0] == '0') radix = 8;
-        if (i == t.Length) return false;
-        for (; i < t.Length; i++)
-        {
-            int d = t[i] switch
-            {
-                >= '0' and <= '9' => t[i] - '0',
-                >= 'a' and <= 'f' => t[i] - 'a' + 10,
-                >= 'A' and <= 'F' => t[i] - 'A' + 10,
-                _ => 99,
-            };
-            if (d >= radix) return false;
-            value = value * (uint)radix + (uint)d;
-            if (value > 255) return false;
-        }
-        return true;
+        bool ok = Rules.ToolSyntax.TryStrtoul(t, out var v) && v <= 255;
+        value = ok ? (uint)v : 0;
+        return ok;
     }
 
     public int CompareTo(IPv4 other) => Value.CompareTo(other.Value);
