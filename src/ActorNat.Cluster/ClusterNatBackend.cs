@@ -153,14 +153,20 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
         }
     }
 
+    /// <summary>
+    /// The masquerade clean-up in every pool. It is idempotent (a second copy finds nothing left to destroy), so each
+    /// pool is asked again like a listing: a copy sent while the pool's shard moves may be dropped (akka.net #8501; CI
+    /// saw a single ask time out after 10 s here).
+    /// </summary>
     private async Task Broadcast(DestroyMasqueraded template, CancellationToken ct)
     {
-        foreach (var pool in await PoolIds(ct).ConfigureAwait(false))
+        var pools = await PoolIds(ct).ConfigureAwait(false);
+        await Task.WhenAll(pools.Select(pool =>
         {
             var m = template.Clone();
             m.Pool = pool;
-            await ctx.PoolRegion.Ask<DestroyedCount>(m, Timeout, ct).ConfigureAwait(false);
-        }
+            return AskAgainWhileMoving<DestroyedCount>(ctx.PoolRegion, m, ct);
+        })).ConfigureAwait(false);
     }
 
     public Task<ActorNat.Core.Engine.ConfigSnapshot> GetConfigAsync(CancellationToken ct = default) =>
