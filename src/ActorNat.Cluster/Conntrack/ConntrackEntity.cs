@@ -251,9 +251,9 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         Interlocked.Add(ref _ctx.Counters.Found, a.Collisions);
         if (!a.Ok)
         {
-            Interlocked.Increment(ref _ctx.Counters.InsertFailed);
+            if (!a.TableFull) Interlocked.Increment(ref _ctx.Counters.InsertFailed); // the kernel counts table full as drop only
             Interlocked.Increment(ref _ctx.Counters.Drop);
-            replyTo.Tell(Answer(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple), _waitingId));
+            replyTo.Tell(Answer(CoreVerdict.Dropped(a.TableFull ? DropReason.TableFull : DropReason.PortsExhausted, tuple), _waitingId));
             Stash.UnstashAll();
             return;
         }

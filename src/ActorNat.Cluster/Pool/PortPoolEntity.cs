@@ -28,6 +28,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<FiveTuple, FiveTuple> _byOriginal = [];
     private readonly PriorityQueue<FiveTuple, long> _expiry = new();
     private int _sinceSnapshot;
+    private readonly Limits.PoolGate _gate = new(); // nf_conntrack_max: early drop or table-full
 
     /// <summary>The pool's copy of an entry, and when it next asks the entity whether its time ran out.</summary>
     private struct Holder
@@ -181,6 +182,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             Acknowledge(null, Sender, existing);
             return;
         }
+        if (m.Phase != 2 && !_gate.Admit(_ctx, m, Sender, TryHeld, _holders.Values.Select(h => h.Entry), _holders.Count, e => Evict(e, DestroyReason.EarlyDrop))) return;
         var range = m.Range.ToCore();
         var space = new PoolSpace(this, m.Candidates);
         Allocation a;
@@ -480,6 +482,14 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs, Verified = !_recovering, Journaled = e.State };
         _byOriginal[e.Original] = e.Reply;
         _expiry.Enqueue(e.Reply, e.State.ExpiresMs);
+        _gate.Made(e);
+    }
+
+    private bool TryHeld(in FiveTuple reply, out ConntrackEntry entry)
+    {
+        bool found = _holders.TryGetValue(reply, out var h);
+        entry = h.Entry;
+        return found;
     }
 
     private void Drop(FiveTuple reply)

@@ -1,0 +1,62 @@
+using Akka.Actor;
+using ActorNat.Cluster.Messages;
+using ActorNat.Core.Conntrack;
+using ActorNat.Core.Nat;
+using ActorNat.Core.Net;
+using CoreVerdict = ActorNat.Core.Engine.Verdict;
+
+namespace ActorNat.Cluster.Limits;
+
+/// <summary>
+/// A pool's admission of new entries under nf_conntrack_max (<see cref="TableLimit"/>). Below the limit a new entry is
+/// admitted at once. At it, the pool drops one of its own unassured entries to make room (the kernel's early_drop looks
+/// only at the hash buckets near the new tuple; a pool is that neighbourhood here), the oldest first; when it holds
+/// none, the packet is dropped as table-full. The candidates are the pool's entries in the order they were made: one
+/// that became assured never becomes a candidate again (the kernel's assured bit is sticky), so it leaves the queue
+/// when met, and the queue is rebuilt when it holds more than twice what the pool holds.
+/// </summary>
+public sealed class PoolGate
+{
+    /// <summary>Candidates looked at per new entry, as the kernel bounds its scan.</summary>
+    private const int Scan = 64;
+    private readonly Queue<(FiveTuple Reply, ulong Id)> _made = new();
+
+    public delegate bool Lookup(in FiveTuple reply, out ConntrackEntry entry);
+
+    /// <summary>An entry the pool took (made, or recovered from its journal).</summary>
+    public void Made(in ConntrackEntry e) => _made.Enqueue((e.Reply, e.Id));
+
+    /// <summary>
+    /// Whether the pool may make the entry <paramref name="m"/> asks for. When it may not, the sender has its answer
+    /// (a table-full verdict, or a refused allocation its entity turns into one) and the drop is counted.
+    /// </summary>
+    public bool Admit(NatNodeContext ctx, Allocate m, IActorRef sender, Lookup lookup, IEnumerable<ConntrackEntry> held, int heldCount, Action<ConntrackEntry> earlyDrop)
+    {
+        if (!ctx.Limits.IsFull) return true;
+        if (_made.Count > 2 * heldCount + Scan) Rebuild(held);
+        for (int n = 0; n < Scan && _made.TryDequeue(out var c); n++)
+        {
+            if (!lookup(c.Reply, out var e) || e.Id != c.Id || !ConntrackLimit.MayEarlyDrop(e.State)) continue;
+            earlyDrop(e);
+            Interlocked.Increment(ref ctx.Counters.EarlyDrop);
+            return true;
+        }
+        Interlocked.Increment(ref ctx.Counters.TableFull);
+        if (m.AnswerVerdict)
+        {
+            Interlocked.Increment(ref ctx.Counters.Drop);
+            var verdict = CoreVerdict.Dropped(DropReason.TableFull, m.Original.ToCore()).ToMsg();
+            verdict.RequestId = m.RequestId;
+            sender.Tell(verdict);
+        }
+        else sender.Tell(new Allocated { Ok = false, TableFull = true });
+        return false;
+    }
+
+    private void Rebuild(IEnumerable<ConntrackEntry> held)
+    {
+        var keep = held.Where(e => ConntrackLimit.MayEarlyDrop(e.State)).OrderBy(e => e.Id).Select(e => (e.Reply, e.Id)).ToList();
+        _made.Clear();
+        foreach (var k in keep) _made.Enqueue(k);
+    }
+}
