@@ -169,6 +169,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         {
             Interlocked.Increment(ref _ctx.Counters.Invalid);
             Reply(CoreVerdict.InvalidNew(tuple));
+            LetGoIfEmpty();
             return;
         }
         var decision = _ctx.Config.Current.Decide(tuple);
@@ -176,6 +177,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         {
             Interlocked.Increment(ref _ctx.Counters.Drop);
             Reply(CoreVerdict.Dropped(decision.Reason, tuple));
+            LetGoIfEmpty();
             return;
         }
         bool syn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent;
@@ -255,6 +257,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
             Interlocked.Increment(ref _ctx.Counters.Drop);
             replyTo.Tell(Answer(CoreVerdict.Dropped(a.TableFull ? DropReason.TableFull : DropReason.PortsExhausted, tuple), _waitingId));
             Stash.UnstashAll();
+            LetGoIfEmpty();
             return;
         }
         var ip = new IPv4(a.Ip);
@@ -301,6 +304,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
                 break;
             case Evict e:
                 if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
+                LetGoIfEmpty();
                 break;
             case HolderUpdateAck a:
                 OnUpdateAck(a);
@@ -323,6 +327,15 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>
+    /// No entry here (refused, dropped, evicted): the actor goes now rather than after the idle time, so a flood of
+    /// new flows keeps no actor per flow beyond the table's limit (a later packet starts a new incarnation).
+    /// </summary>
+    private void LetGoIfEmpty()
+    {
+        if (!_exists && _waiting is null) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(StopEntity.Instance));
     }
 
     private void OnExpire(Expire m)
