@@ -12,10 +12,10 @@ namespace ActorNat.Cluster.Limits;
 /// </summary>
 public sealed class ClusterCountPoller : ReceiveActor, IWithTimers
 {
-    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
     private readonly NatNodeContext _ctx;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
-    private readonly Dictionary<Address, long> _held = [];
+    private readonly Dictionary<string, long> _held = [];
 
     public ClusterCountPoller(NatNodeContext ctx)
     {
@@ -23,9 +23,8 @@ public sealed class ClusterCountPoller : ReceiveActor, IWithTimers
         Receive<Tick>(_ => Poll());
         Receive<NodeStats>(s =>
         {
-            var from = Sender.Path.Address;
-            if (from == _cluster.SelfAddress || from.Host is null) return;
-            _held[from] = s.Counters.FirstOrDefault(c => c.Name == RouterActor.HeldCounter)?.Value ?? 0;
+            if (s.Node == _ctx.NodeName) return;
+            _held[s.Node] = s.Counters.FirstOrDefault(c => c.Name == RouterActor.HeldCounter)?.Value ?? 0;
         });
     }
 
@@ -35,9 +34,11 @@ public sealed class ClusterCountPoller : ReceiveActor, IWithTimers
 
     private void Poll()
     {
-        var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.Address != _cluster.SelfAddress).Select(m => m.Address).ToHashSet();
-        foreach (var gone in _held.Keys.Where(a => !up.Contains(a)).ToList()) _held.Remove(gone);
+        var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.Address != _cluster.SelfAddress).Select(m => m.Address).ToList();
+        var names = up.Select(a => a.HostPort()).ToHashSet();
+        foreach (var gone in _held.Keys.Where(n => !names.Contains(n)).ToList()) _held.Remove(gone);
         _ctx.Limits.Others = _held.Values.Sum();
+        _ctx.Limits.Members = up.Count + 1;
         foreach (var a in up) Context.ActorSelection($"{a}/user/{RouterActor.Name}").Tell(new GetNodeStats(), Self);
     }
 

@@ -19,6 +19,8 @@ public sealed class PoolGate
 {
     /// <summary>Candidates looked at per new entry, as the kernel bounds its scan.</summary>
     private const int Scan = 64;
+    /// <summary>Entries dropped at most for one newcomer while the cluster is over its limit.</summary>
+    private const int MaxPerNewcomer = 2;
     private readonly Queue<(FiveTuple Reply, ulong Id)> _made = new();
 
     public delegate bool Lookup(in FiveTuple reply, out ConntrackEntry entry);
@@ -34,7 +36,11 @@ public sealed class PoolGate
     {
         if (!ctx.Limits.IsFull) return true;
         if (_made.Count > 2 * heldCount + Scan) Rebuild(held);
-        for (int n = 0; n < Scan && _made.TryDequeue(out var c); n++)
+        // Over the limit (members admitted at once while their counts were in flight): more than one goes per newcomer,
+        // so the table comes back to the limit instead of staying above it.
+        long excess = ctx.Limits.Excess;
+        int dropped = 0;
+        for (int n = 0; n < Scan && dropped < Math.Min(excess, MaxPerNewcomer) && _made.TryDequeue(out var c); n++)
         {
             if (!lookup(c.Reply, out var e) || e.Id != c.Id || !ConntrackLimit.MayEarlyDrop(e.State)) continue;
             earlyDrop(e);
@@ -45,8 +51,9 @@ public sealed class PoolGate
                 Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key, ConntrackId = e.Id,
             });
             Interlocked.Increment(ref ctx.Counters.EarlyDrop);
-            return true;
+            dropped++;
         }
+        if (dropped > 0) return true;
         Interlocked.Increment(ref ctx.Counters.TableFull);
         if (m.AnswerVerdict)
         {
