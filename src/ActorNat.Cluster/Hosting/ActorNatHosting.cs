@@ -171,6 +171,7 @@ public static class ActorNatHosting
             ctx.ConfigRegion = registry.Get<ConfigRegionKey>();
             ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
             JournalFence.Get(system).Use(ctx.Fence);
+            SqliteFileWatch.Start(system, ctx, db); // a deleted or replaced SQLite file: stop acknowledging
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover), "failover-watcher");
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
