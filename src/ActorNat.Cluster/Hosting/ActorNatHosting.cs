@@ -65,6 +65,7 @@ public static class ActorNatHosting
         else
         {
             db.Prepare();
+            b.AddHocon(OutageRecovery.Hocon, HoconAddMode.Prepend); // serve again within seconds of the database's return
             b.WithSqlPersistence(db.ConnectionString, db.ProviderName, PersistenceMode.Both, autoInitialize: true);
             // Group commit: the journal writes what many entities persisted in one batch per round trip.
             b.AddHocon("""
