@@ -18,10 +18,10 @@ public class TableLimitTests
     /// <summary>One node: the pools that check the count at the same instant (one per thread) may each admit one.</summary>
     private const int Tolerance = 16;
     /// <summary>
-    /// RSS may grow this much from the end of the first flood to the end of the second (heap settling). A kept
-    /// entity, mapping or message per flow would be well above: 20,000 flows at even 2 KB each is 40 MB.
+    /// RSS may grow this much from the end of the first flood to the end of the second (heap settling; measured 6-20 MB).
+    /// What a flow kept before the passivation change, an actor each (~4 KB), is twice that: 80 MB per flood.
     /// </summary>
-    private const long RssBoundBytes = 24L << 20;
+    private const long RssBoundBytes = 40L << 20;
 
     private static readonly string[] Config =
     [
@@ -84,16 +84,19 @@ public class TableLimitTests
             // 1. Unassured flows (one UDP packet each): every one past the limit early-drops an older one.
             var watch = Stopwatch.StartNew();
             var first = await Send(nat, Enumerable.Range(0, Flood).Select(i => Client(i, Wire.IpProtocol.Udp)));
-            Assert.All(first, v => Assert.Equal(Wire.VerdictAction.Translate, v.Action));
+            // A pool drops only its own unassured entries (the kernel looks only near the new tuple's hash bucket): one
+            // that has none left refuses, table-full, as the kernel does when those buckets hold no unassured entry.
+            Assert.All(first, v => Assert.True(v.Action == Wire.VerdictAction.Translate || v.DropReason == "table-full", v.ToString()));
+            Assert.True(first.Count(v => v.Action != Wire.VerdictAction.Translate) < Flood / 100, "table-full drops are the exception while unassured entries are there");
             var count = (await admin.ConntrackCountAsync(new Wire.Empty())).Count;
             Assert.InRange(count, (ulong)Max - Tolerance, (ulong)Max + Tolerance);
-            Assert.InRange(await Stat(admin, "early_drop"), Flood - Max - Tolerance, Flood);
+            Assert.InRange(await Stat(admin, "early_drop"), Flood - Max - Tolerance - Flood / 100, Flood);
             Assert.Equal($"net.netfilter.nf_conntrack_count = {count}", (await admin.SysctlGetAsync(new Wire.SysctlRequest { Keys = { "net.netfilter.nf_conntrack_count" } })).Lines.Single());
             long rss1 = Rss(node.Pid);
             var firstTook = watch.Elapsed;
 
             var second = await Send(nat, Enumerable.Range(Flood, Flood).Select(i => Client(i, Wire.IpProtocol.Udp)));
-            Assert.All(second, v => Assert.Equal(Wire.VerdictAction.Translate, v.Action));
+            Assert.All(second, v => Assert.True(v.Action == Wire.VerdictAction.Translate || v.DropReason == "table-full", v.ToString()));
             Assert.InRange((await admin.ConntrackCountAsync(new Wire.Empty())).Count, (ulong)Max - Tolerance, (ulong)Max + Tolerance);
             long rss2 = Rss(node.Pid);
             Console.WriteLine($"table limit flood: {Flood} flows twice, max {Max}: first flood {firstTook.TotalSeconds:F1} s; RSS {rss1 >> 20} MB after the first, {rss2 >> 20} MB after the second");
@@ -118,13 +121,14 @@ public class TableLimitTests
                 return assured == Max;
             }, TimeSpan.FromSeconds(60), $"{Max} assured entries in the pools");
             long dropsBefore = await Stat(admin, "drop"), earlyBefore = await Stat(admin, "early_drop");
+            var fullBefore = Metric(await http.GetStringAsync("/metrics"), "actornat_drops_total{", "table-full");
             var full = await Send(nat, Enumerable.Range(Max, 5000).Select(i => Client(i, Wire.IpProtocol.Udp)));
             Assert.All(full, v => Assert.Equal((Wire.VerdictAction.Drop, "table-full"), (v.Action, v.DropReason)));
             Assert.Equal((ulong)Max, (await admin.ConntrackCountAsync(new Wire.Empty())).Count);
             Assert.Equal(5000, await Stat(admin, "drop") - dropsBefore);
             Assert.Equal(earlyBefore, await Stat(admin, "early_drop"));
             var metrics = await http.GetStringAsync("/metrics");
-            Assert.Equal(5000, Metric(metrics, "actornat_drops_total{", "table-full"));
+            Assert.Equal(5000, Metric(metrics, "actornat_drops_total{", "table-full") - fullBefore);
             Assert.Equal(Max, Metric(metrics, "actornat_conntrack_max", ""));
             await node.WaitForLineAsync(l => l.Contains("nf_conntrack: table full, dropping packet"), TimeSpan.FromSeconds(10), "the kernel's table-full log line");
         }
