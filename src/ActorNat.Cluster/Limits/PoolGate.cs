@@ -13,9 +13,9 @@ namespace ActorNat.Cluster.Limits;
 /// only at the hash buckets near the new tuple; a pool is that neighbourhood here), the oldest first; when it holds
 /// none, the packet is dropped as table-full. The candidates are the pool's entries in the order they were made: one
 /// that became assured never becomes a candidate again (the kernel's assured bit is sticky), so it leaves the queue
-/// when met, and the queue is rebuilt when it holds more than twice what the pool holds.
+/// when met, and the queue is rebuilt from the pool's entries when it holds more than twice what the pool holds.
 /// </summary>
-public sealed class PoolGate
+public sealed class PoolGate(NatNodeContext ctx, PoolGate.Lookup lookup, Func<IEnumerable<ConntrackEntry>> held, Action<ConntrackEntry> earlyDrop)
 {
     /// <summary>Candidates looked at per new entry, as the kernel bounds its scan.</summary>
     private const int Scan = 64;
@@ -25,17 +25,20 @@ public sealed class PoolGate
 
     public delegate bool Lookup(in FiveTuple reply, out ConntrackEntry entry);
 
-    /// <summary>An entry the pool took (made, or recovered from its journal).</summary>
-    public void Made(in ConntrackEntry e) => _made.Enqueue((e.Reply, e.Id));
+    /// <summary>An entry the pool took (made, or recovered from its journal); <paramref name="heldCount"/> with it.</summary>
+    public void Made(in ConntrackEntry e, int heldCount)
+    {
+        _made.Enqueue((e.Reply, e.Id));
+        if (_made.Count > 2 * heldCount + Scan) Rebuild(); // amortised: only after heldCount + Scan more were made
+    }
 
     /// <summary>
     /// Whether the pool may make the entry <paramref name="m"/> asks for. When it may not, the sender has its answer
     /// (a table-full verdict, or a refused allocation its entity turns into one) and the drop is counted.
     /// </summary>
-    public bool Admit(NatNodeContext ctx, Allocate m, IActorRef sender, Lookup lookup, IEnumerable<ConntrackEntry> held, int heldCount, Action<ConntrackEntry> earlyDrop)
+    public bool Admit(Allocate m, IActorRef sender)
     {
         if (!ctx.Limits.IsFull) return true;
-        if (_made.Count > 2 * heldCount + Scan) Rebuild(held);
         // Over the limit (members admitted at once while their counts were in flight): more than one goes per newcomer,
         // so the table comes back to the limit instead of staying above it.
         long excess = ctx.Limits.Excess;
@@ -66,9 +69,9 @@ public sealed class PoolGate
         return false;
     }
 
-    private void Rebuild(IEnumerable<ConntrackEntry> held)
+    private void Rebuild()
     {
-        var keep = held.Where(e => ConntrackLimit.MayEarlyDrop(e.State)).OrderBy(e => e.Id).Select(e => (e.Reply, e.Id)).ToList();
+        var keep = held().Where(e => ConntrackLimit.MayEarlyDrop(e.State)).OrderBy(e => e.Id).Select(e => (e.Reply, e.Id)).ToList();
         _made.Clear();
         foreach (var k in keep) _made.Enqueue(k);
     }

@@ -28,7 +28,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<FiveTuple, FiveTuple> _byOriginal = [];
     private readonly PriorityQueue<FiveTuple, long> _expiry = new();
     private int _sinceSnapshot;
-    private readonly Limits.PoolGate _gate = new(); // nf_conntrack_max: early drop or table-full
+    private readonly Limits.PoolGate _gate; // nf_conntrack_max: early drop or table-full
 
     /// <summary>The pool's copy of an entry, and when it next asks the entity whether its time ran out.</summary>
     private struct Holder
@@ -50,6 +50,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         _id = id;
         _ip = Keys.PoolAddress(id);
         _random = new SeededRandom(ctx.Options.Seed ^ SnatHash.JHash2((uint)id.GetHashCode(), (uint)id.Length, 0, 0, 7));
+        _gate = new Limits.PoolGate(ctx, TryHeld, () => _holders.Values.Select(h => h.Entry), e => Evict(e, DestroyReason.EarlyDrop));
 
         Recover<SnapshotOffer>(o =>
         {
@@ -182,7 +183,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             Acknowledge(null, Sender, existing);
             return;
         }
-        if (m.Phase != 2 && !_gate.Admit(_ctx, m, Sender, TryHeld, _holders.Values.Select(h => h.Entry), _holders.Count, e => Evict(e, DestroyReason.EarlyDrop))) return;
+        if (m.Phase != 2 && !_gate.Admit(m, Sender)) return;
         var range = m.Range.ToCore();
         var space = new PoolSpace(this, m.Candidates);
         Allocation a;
@@ -482,7 +483,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs, Verified = !_recovering, Journaled = e.State };
         _byOriginal[e.Original] = e.Reply;
         _expiry.Enqueue(e.Reply, e.State.ExpiresMs);
-        _gate.Made(e);
+        _gate.Made(e, _holders.Count);
     }
 
     private bool TryHeld(in FiveTuple reply, out ConntrackEntry entry)
