@@ -49,7 +49,7 @@ public sealed class GroupCommitJournal : AsyncWriteJournal
         _created = CreateTable();
     }
 
-    private Task CreateTable() => _writer.Execute(cmd => cmd.CommandText = _dialect.CreateTable(_table));
+    private Task CreateTable() => _writer.Execute(cmd => cmd.CommandText = _dialect.CreateTable(_table), fenced: false);
 
     /// <summary>The table exists (created before anything else this journal does; tried again after a failure).</summary>
     private Task Created()

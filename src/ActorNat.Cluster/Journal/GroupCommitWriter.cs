@@ -17,6 +17,8 @@ public sealed class GroupCommitWriter : IDisposable
     {
         public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public abstract int Rows { get; }
+        /// <summary>Refused while the node is fenced (events, deletions); creating a table is not.</summary>
+        public bool Fenced = true;
         public abstract void Run(JournalDialect d, DbConnection c, DbTransaction tx);
     }
 
@@ -65,7 +67,7 @@ public sealed class GroupCommitWriter : IDisposable
     public Task Write(IReadOnlyList<JournalRow> rows) => Enqueue(new WriteJob(rows));
 
     /// <summary>A statement run in the writer's order (after every write queued before it): table creation, deletion.</summary>
-    public Task Execute(Action<DbCommand> prepare) => Enqueue(new CommandJob(prepare));
+    public Task Execute(Action<DbCommand> prepare, bool fenced = true) => Enqueue(new CommandJob(prepare) { Fenced = fenced });
 
     private Task Enqueue(Job job)
     {
@@ -93,8 +95,10 @@ public sealed class GroupCommitWriter : IDisposable
             if (_refusal() is { } refusal)
             {
                 var fenced = new NodeFencedException(refusal);
-                foreach (var j in batch) j.Done.TrySetException(fenced);
-                continue;
+                foreach (var j in batch)
+                    if (j.Fenced) j.Done.TrySetException(fenced);
+                batch.RemoveAll(j => j.Fenced);
+                if (batch.Count == 0) continue;
             }
             if (TryCommit(batch, out var error))
             {

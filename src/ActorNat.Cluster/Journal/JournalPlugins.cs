@@ -15,13 +15,19 @@ public static class JournalPlugins
         akka.persistence.journal.inmem.class = "{ClassOf<InMemoryJournal>()}"
         """;
 
-    /// <summary>The events journal (table journal) and sharding's (table sharding_journal) on <paramref name="db"/>.</summary>
-    public static string GroupCommit(Database db, string shardingPluginId) => $"""
-        akka.persistence.journal.sql.class = "{ClassOf<GroupCommitJournal>()}"
-        akka.persistence.journal.sql.{GroupCommitJournal.DialectKey} = {db.Kind}
-        akka.persistence.journal.sql.{GroupCommitJournal.TableKey} = journal
-        {shardingPluginId}.class = "{ClassOf<GroupCommitJournal>()}"
-        {shardingPluginId}.{GroupCommitJournal.DialectKey} = {db.Kind}
-        {shardingPluginId}.{GroupCommitJournal.TableKey} = sharding_journal
-        """;
+    /// <summary>The events journal (table journal) on <paramref name="db"/>, and sharding's (table sharding_journal) if named.</summary>
+    public static string GroupCommit(Database db, string? shardingPluginId = null)
+    {
+        var events = $"""
+            akka.persistence.journal.sql.class = "{ClassOf<GroupCommitJournal>()}"
+            akka.persistence.journal.sql.{GroupCommitJournal.DialectKey} = {db.Kind}
+            akka.persistence.journal.sql.{GroupCommitJournal.TableKey} = journal
+            """;
+        return shardingPluginId is null ? events : events + $"""
+
+            {shardingPluginId}.class = "{ClassOf<GroupCommitJournal>()}"
+            {shardingPluginId}.{GroupCommitJournal.DialectKey} = {db.Kind}
+            {shardingPluginId}.{GroupCommitJournal.TableKey} = sharding_journal
+            """;
+    }
 }
