@@ -32,6 +32,12 @@ public sealed class GroupCommitJournal : AsyncWriteJournal
     private readonly string _name;
     private Task _created;
 
+    /// <summary>
+    /// Each persistence id's write in flight: the highest sequence number is read after it lands (a restarted actor
+    /// must not take its predecessor's last number while that write is still queued), as Akka.Persistence.Sql does.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _inFlight = new();
+
     public GroupCommitJournal(Akka.Configuration.Config config)
     {
         var kind = config.GetString(DialectKey, "sqlite");
@@ -90,7 +96,7 @@ public sealed class GroupCommitJournal : AsyncWriteJournal
         try
         {
             if (_created.Status != TaskStatus.RanToCompletion) await Created().ConfigureAwait(false);
-            if (rows.Count > 0) await _writer.Write(rows).ConfigureAwait(false);
+            if (rows.Count > 0) await Track(rows[0].PersistenceId, _writer.Write(rows)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -105,6 +111,14 @@ public sealed class GroupCommitJournal : AsyncWriteJournal
         var result = new Exception?[i];
         Array.Copy(rejected, result, Math.Min(i, rejected.Length));
         return ImmutableList.CreateRange(result)!;
+    }
+
+    private Task Track(string persistenceId, Task write)
+    {
+        _inFlight[persistenceId] = write;
+        write.ContinueWith(t => _inFlight.TryRemove(new KeyValuePair<string, Task>(persistenceId, t)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return write;
     }
 
     public override Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
@@ -132,6 +146,8 @@ public sealed class GroupCommitJournal : AsyncWriteJournal
         Task.Run(async () =>
         {
             await Created().ConfigureAwait(false);
+            if (_inFlight.TryGetValue(persistenceId, out var pending))
+                try { await pending.ConfigureAwait(false); } catch (Exception) { /* landed or not: the table says which */ }
             await using var c = _dialect.NewConnection();
             await c.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var cmd = c.CreateCommand();
