@@ -51,18 +51,24 @@ public class FlowCacheTests
     {
         var cache = new FlowCache();
         Assert.True(cache.Install(Grant(Established()), Owner, askedAtMs: 0, cache.Generation));
-        Assert.True(cache.TryAnswer(Ack(Direction.Original), 1000, T, out var v));
+        Assert.True(cache.TryAnswer(Ack(Direction.Original), 100, T, out var v));
         Assert.Equal((VerdictKind.Translate, Direction.Original, 42UL, false), (v.Kind, v.Direction, v.ConntrackId, v.Created));
         Assert.Equal(Original.WithSource(Nat, 61000), v.Rewritten);
-        Assert.True(cache.TryAnswer(Ack(Direction.Reply), 1500, T, out v));
+        Assert.True(cache.TryAnswer(Ack(Direction.Reply), 400, T, out v));
         Assert.Equal((Direction.Reply, Reply.WithDestination(Client, 40000)), (v.Direction, v.Rewritten));
 
-        var refreshes = cache.TakeRefreshes(1600);
+        // Not beyond what the entity confirmed plus the window: that packet goes to the entity.
+        Assert.False(cache.TryAnswer(Ack(Direction.Reply), 501, T, out _));
+
+        var refreshes = cache.TakeRefreshes(450);
         var (lease, state) = Assert.Single(refreshes);
         Assert.Equal((42UL, 7UL), (lease.Id, lease.Epoch));
-        Assert.Equal(1500 + T.ForTcp(TcpState.Established) * 1000L, state.ExpiresMs);
+        Assert.Equal(400 + T.ForTcp(TcpState.Established) * 1000L, state.ExpiresMs);
         Assert.Equal(300u, state.OrigSeqEnd); // the original direction's ACK moved td_end
-        Assert.Empty(cache.TakeRefreshes(1700)); // nothing new since
+        Assert.Empty(cache.TakeRefreshes(460)); // nothing new since
+        // The entity's answer confirms the expiry: the window moves on with it.
+        cache.Renewed(new LeaseRenewed { Original = Original.ToMsg(), ConntrackId = 42, Epoch = 7, ExpiresMs = state.ExpiresMs });
+        Assert.True(cache.TryAnswer(Ack(Direction.Reply), 900, T, out _));
     }
 
     [Fact]
@@ -85,13 +91,13 @@ public class FlowCacheTests
     public void A_copy_answers_only_within_its_term_and_its_entrys_lifetime()
     {
         var cache = new FlowCache(termMs: 2000);
-        var s = Established();
+        var s = Established(now: 1800);
         Assert.True(cache.Install(Grant(s), Owner, askedAtMs: 0, cache.Generation));
         Assert.True(cache.TryAnswer(Ack(Direction.Original), 1999, T, out _));
         Assert.False(cache.TryAnswer(Ack(Direction.Original), 2000, T, out _)); // the term ran out: the entity answers
         // The entity's answer to the refresh sent at 1999 renews the term from then.
-        var (lease, _) = Assert.Single(cache.TakeRefreshes(1999));
-        cache.Renewed(new LeaseRenewed { Original = Original.ToMsg(), ConntrackId = lease.Id, Epoch = lease.Epoch, ExpiresMs = 0 });
+        var (lease, copy) = Assert.Single(cache.TakeRefreshes(1999));
+        cache.Renewed(new LeaseRenewed { Original = Original.ToMsg(), ConntrackId = lease.Id, Epoch = lease.Epoch, ExpiresMs = copy.ExpiresMs + 1500 });
         Assert.True(cache.TryAnswer(Ack(Direction.Original), 3998, T, out _));
         // An ended renewal (another round) drops the copy.
         cache.TakeRefreshes(4000);
@@ -101,13 +107,13 @@ public class FlowCacheTests
 
         // An entry whose time ran out (UDP: 120 s as a stream) is never answered from a copy.
         var udp = new FlowCache(termMs: 1_000_000);
-        var stream = new CoreState { Proto = Protocol.Udp, Status = ConnStatus.SeenReply | ConnStatus.Assured, ExpiresMs = 5000 };
+        var stream = new CoreState { Proto = Protocol.Udp, Status = ConnStatus.SeenReply | ConnStatus.Assured, ExpiresMs = 5000 + T.UdpStream * 1000L };
         var o = new FiveTuple(Protocol.Udp, Client, Server, 5000, 53);
         var r = new FiveTuple(Protocol.Udp, Server, Nat, 53, 5000);
         Assert.True(udp.Install(new Lease { Original = o.ToMsg(), Reply = r.ToMsg(), State = stream.ToMsg(), ConntrackId = 1, Epoch = 1 }, Owner, 0, udp.Generation));
-        Assert.True(udp.TryAnswer(new CorePacket(r), 4999, T, out var v));
+        Assert.True(udp.TryAnswer(new CorePacket(r), 5000, T, out var v));
         Assert.Equal(VerdictKind.Translate, v.Kind);
-        Assert.False(udp.TryAnswer(new CorePacket(o), 4999 + T.UdpStream * 1000L, T, out _));
+        Assert.False(udp.TryAnswer(new CorePacket(o), 5000 + T.UdpStream * 1000L, T, out _));
     }
 
     [Fact]
@@ -117,6 +123,7 @@ public class FlowCacheTests
         var s = Established();
         // The revocation reaches this node before the grant it revokes (the verdict carrying it was still on its way).
         Assert.Null(cache.Revoke(Original, 42, 7, nowMs: 10));
+        s = Established(now: 30);
         Assert.False(cache.Install(Grant(s, epoch: 7), Owner, 5, cache.Generation));
         Assert.False(cache.TryAnswer(Ack(Direction.Original), 20, T, out _));
         // The next round's grant is taken; its refreshes come back with its revocation, and then nothing is answered.
@@ -147,6 +154,7 @@ public class FlowCacheTests
     {
         var cache = new FlowCache();
         var remote = new PathRef("10.9.9.9");
+        // (the grants' expiry is from time 0: every packet below is within the window)
         Assert.True(cache.Install(Grant(Established()), remote, 0, cache.Generation));
         cache.Reachable(remote.Path.Address, false);
         Assert.False(cache.TryAnswer(Ack(Direction.Original), 1, T, out _));
@@ -165,7 +173,9 @@ public class FlowCacheTests
     public void Cached_and_owner_answers_together_equal_one_conntrack_seeing_every_packet()
     {
         var rnd = new Random(1101);
-        var kinds = new[] { TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Psh, TcpFlags.Ack, TcpFlags.Ack, TcpFlags.Fin | TcpFlags.Ack, TcpFlags.Rst, TcpFlags.Syn, TcpFlags.Syn | TcpFlags.Ack };
+        var kinds = new[] { TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Psh, TcpFlags.Ack, TcpFlags.Ack, TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Psh,
+            TcpFlags.Ack, TcpFlags.Ack, TcpFlags.Fin | TcpFlags.Ack, TcpFlags.Rst, TcpFlags.Syn, TcpFlags.Syn | TcpFlags.Ack };
+        int hits = 0, owned = 0;
         for (int run = 0; run < 200; run++)
         {
             var cache = new FlowCache(termMs: 1_000_000);
@@ -177,7 +187,13 @@ public class FlowCacheTests
             uint seq = 1000;
             for (int k = 0; k < 40; k++)
             {
-                now += rnd.Next(1, 3000);
+                now += rnd.Next(1, 400);
+                if (leased && rnd.Next(3) == 0)
+                {
+                    // A flush: the owner merges the copy's refreshes and confirms its expiry.
+                    foreach (var (_, copy) in cache.TakeRefreshes(now)) ConnTracker.MergeRefresh(ref owner, copy);
+                    cache.Renewed(new LeaseRenewed { Original = Original.ToMsg(), ConntrackId = 42, Epoch = epoch, ExpiresMs = owner.ExpiresMs });
+                }
                 seq += (uint)rnd.Next(0, 1500);
                 var dir = (Direction)rnd.Next(2);
                 var flags = kinds[rnd.Next(kinds.Length)];
@@ -189,9 +205,11 @@ public class FlowCacheTests
                     Assert.Equal(PacketOutcome.Accepted, outcome);
                     Assert.Equal(dir == Direction.Original ? Original.WithSource(Nat, 61000) : Reply.WithDestination(Client, 40000), v.Rewritten);
                     truth = expected;
+                    hits++;
                     continue;
                 }
                 // The owner: take the copy back (merging its refreshes), then decide as Core does.
+                owned++;
                 if (leased && cache.Revoke(Original, 42, epoch, now) is { } back) ConnTracker.MergeRefresh(ref owner, back);
                 leased = false;
                 epoch++;
@@ -206,5 +224,6 @@ public class FlowCacheTests
             if (truth.Tcp == owner.Tcp)
                 Assert.Equal((truth.Tcp, truth.Status, truth.ExpiresMs, truth.OrigSeqEnd), (owner.Tcp, owner.Status, owner.ExpiresMs, owner.OrigSeqEnd));
         }
+        Assert.True(hits > 500 && owned > 500, $"{hits} cached, {owned} by the owner: both paths must be exercised");
     }
 }

@@ -132,7 +132,7 @@ public sealed partial class ConntrackEntity
     {
         if (copy is null || !_exists || conntrackId != _entry.Id || _leaseHolders is not { } h || epoch != h.Epoch) return;
         ConnTracker.MergeRefresh(ref _entry.State, copy.ToCore());
-        if (_entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportSlackMs) TellPool();
+        if (_entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportAfterMs) TellPool();
     }
 
     private sealed class RevokeLapsed : INoSerializationVerificationNeeded

@@ -23,6 +23,12 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
     /// <summary>The pool's copy of the expiry is never more than this much earlier than the entity's own.</summary>
     public const long ReportSlackMs = 1000;
 
+    /// <summary>
+    /// An expiry that moved on by more than this is reported to the pool: the slack, less what a leased copy may carry
+    /// the expiry beyond this entity's (<see cref="Ingress.FlowCache.WindowMs"/>) once the entry is leased.
+    /// </summary>
+    private long ReportAfterMs => HasLeases ? ReportSlackMs - Ingress.FlowCache.WindowMs : ReportSlackMs;
+
     private readonly NatNodeContext _ctx;
     private readonly string _name;
     private bool _exists;
@@ -138,7 +144,7 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
         // The pool's copy decides expiry and eviction, and journals the changes that matter: tell it when the state
         // changed or the expiry moved on.
         bool changed = before.Tcp != _entry.State.Tcp || before.Status != _entry.State.Status;
-        if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportSlackMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
+        if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportAfterMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
             TellPool();
     }
 

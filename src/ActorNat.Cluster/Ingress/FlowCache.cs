@@ -23,6 +23,14 @@ public sealed class FlowCache(long termMs = FlowCache.DefaultTermMs, int capacit
 {
     public const long DefaultTermMs = 2000;
 
+    /// <summary>
+    /// How far a copy may carry the entry's expiry beyond what its entity has confirmed (the grant, or the answer to
+    /// the last refresh): a packet that would move it further goes to the entity. The entity tells its pool when the
+    /// expiry moved by more than <c>ConntrackEntity.ReportSlackMs</c> less this, so the pool's copy (listings,
+    /// expiry, port reuse) is still never more than <c>ReportSlackMs</c> early, however late the refreshes travel.
+    /// </summary>
+    public const long WindowMs = 500;
+
     private readonly ConcurrentDictionary<FiveTuple, FlowLease> _byTuple = new();
     private long _generation;
     // Installs, revocations and drops take this gate: a grant still on its way when its round was revoked (the revocation
@@ -54,7 +62,10 @@ public sealed class FlowCache(long termMs = FlowCache.DefaultTermMs, int capacit
         {
             if (lease.Ended || nowMs >= lease.ValidUntilMs || lease.State.IsExpired(nowMs)) return false;
             if (!ConnTracker.IsPureRefresh(lease.State, packet.Flags)) return false;
-            ConnTracker.Update(ref lease.State, dir, packet.Flags, packet.SeqEnd, nowMs, timeouts);
+            var next = lease.State;
+            ConnTracker.Update(ref next, dir, packet.Flags, packet.SeqEnd, nowMs, timeouts);
+            if (next.ExpiresMs > lease.ConfirmedExpiresMs + WindowMs) return false; // the entity answers, and reports on
+            lease.State = next;
             lease.Dirty = true;
         }
         var kind = lease.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
@@ -93,6 +104,7 @@ public sealed class FlowCache(long termMs = FlowCache.DefaultTermMs, int capacit
                 {
                     // The same round: keep the refreshes not yet sent, take the owner's later expiry.
                     ConnTracker.MergeRefresh(ref held.State, state);
+                    held.ConfirmedExpiresMs = Math.Max(held.ConfirmedExpiresMs, state.ExpiresMs);
                     held.ValidUntilMs = Math.Max(held.ValidUntilMs, askedAtMs + termMs);
                     held.Owner = owner;
                     return true;
@@ -180,6 +192,7 @@ public sealed class FlowCache(long termMs = FlowCache.DefaultTermMs, int capacit
             {
                 lease.ValidUntilMs = Math.Max(lease.ValidUntilMs, lease.RefreshSentMs + termMs);
                 if (m.ExpiresMs > lease.State.ExpiresMs) lease.State.ExpiresMs = m.ExpiresMs; // others' refreshes
+                lease.ConfirmedExpiresMs = Math.Max(lease.ConfirmedExpiresMs, m.ExpiresMs);
                 return;
             }
         }
@@ -240,6 +253,7 @@ public sealed class FlowLease(ulong id, ulong epoch, FiveTuple original, FiveTup
     public IActorRef Owner { get; internal set; } = owner;
 
     internal CoreState State = state;
+    internal long ConfirmedExpiresMs = state.ExpiresMs;
     internal long ValidUntilMs = validUntilMs;
     internal long RefreshSentMs;
     internal bool Dirty;
