@@ -90,6 +90,7 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             if (!reply && firsts.TryAdd(i, packets[i], msg)) first[i] = true;
             else heads[i] = true;
         }
+        if (cached is not null) Interlocked.Add(ref ctx.Counters.FlowCacheAnswered, cached.Count(v => v.ConntrackId != 0));
         if (call is null) return cached!;
         if (cached is not null)
             for (int i = 0; i < n; i++)
