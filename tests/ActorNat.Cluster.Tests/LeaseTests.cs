@@ -85,6 +85,35 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal(first.ConntrackId, (await nat.TranslateAsync(new Packet(flow))).ConntrackId);
     }
 
+    /// <summary>
+    /// An entity that passivates (or is handed off) takes its copies back first; the connection's next packet brings
+    /// it back from its pool, with the same entry, and it leases the connection again.
+    /// </summary>
+    [Fact]
+    public async Task A_passivating_entity_revokes_its_leases_and_its_connection_carries_on()
+    {
+        int stops = 0;
+        await using var cluster = await TestCluster.Start(1, configure: o => o with { PassivateIdle = TimeSpan.FromSeconds(1) },
+            activations: (_, id, started) => { if (!started && id.StartsWith("ct-")) Interlocked.Increment(ref stops); });
+        var node = cluster.Nodes[0];
+        var nat = node.Backend;
+        await Configure(nat);
+        var (flow, first) = await Stream(cluster, nat, 45002);
+        Assert.Equal(1, node.Context.FlowCache.Count);
+        // The lease is still within its term on the node's clock; the idle entity passivates and takes it back.
+        await TestCluster.Until(() => Task.FromResult(Volatile.Read(ref stops) > 0 && node.Context.FlowCache.Count == 0),
+            TimeSpan.FromSeconds(15), "the entity passivated and revoked its lease");
+        Assert.False(node.Context.FlowCache.TryAnswer(new Packet(flow), cluster.Clock.NowMs, node.Context.Timeouts, out _));
+        for (int i = 0; i < 3; i++)
+        {
+            cluster.Clock.Advance(100);
+            var v = await nat.TranslateAsync(new Packet(flow));
+            Assert.Equal((VerdictKind.Translate, first.ConntrackId, first.Rewritten, false), (v.Kind, v.ConntrackId, v.Rewritten, v.Created));
+        }
+        Assert.Equal(1, node.Context.FlowCache.Count);
+        Assert.Single(await nat.ListAsync(ConntrackFilter.All));
+    }
+
     [Fact]
     public async Task A_fin_takes_every_nodes_copy_back_before_its_verdict_and_later_packets_follow_the_close()
     {
