@@ -114,6 +114,32 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Single(await nat.ListAsync(ConntrackFilter.All));
     }
 
+    /// <summary>
+    /// The entity's node is lost: a node holding its copy drops it as soon as that node is unreachable (a new
+    /// incarnation elsewhere knows no leases), so nothing is answered from it any more.
+    /// </summary>
+    [Fact]
+    public async Task Copies_of_a_lost_nodes_entities_are_dropped_when_it_becomes_unreachable()
+    {
+        await using var cluster = await TestCluster.Start(3);
+        await Configure(cluster.Nodes[0].Backend);
+        // A stream leased to a node other than its entity's.
+        foreach (var ingress in cluster.Nodes)
+        {
+            var (flow, _) = await Stream(cluster, ingress.Backend, (ushort)(45100 + cluster.Nodes.IndexOf(ingress)));
+            var owner = ingress.Context.FlowCache.OwnerOf(flow);
+            Assert.NotNull(owner);
+            var ownerNode = owner.HasLocalScope ? ingress : cluster.Nodes.Single(n => n.Address == owner);
+            if (ownerNode == ingress) continue;
+            ownerNode.Abort();
+            await TestCluster.Until(() => Task.FromResult(ingress.Context.FlowCache.Count == 0), TimeSpan.FromSeconds(20),
+                "the copy of the lost node's entity is dropped");
+            Assert.False(ingress.Context.FlowCache.TryAnswer(new Packet(flow), cluster.Clock.NowMs, ingress.Context.Timeouts, out _));
+            return;
+        }
+        Assert.Fail("every stream's entity lived on its ingress node");
+    }
+
     [Fact]
     public async Task A_fin_takes_every_nodes_copy_back_before_its_verdict_and_later_packets_follow_the_close()
     {

@@ -199,6 +199,9 @@ public sealed class FlowCache(long termMs = FlowCache.DefaultTermMs, int capacit
         Remove(lease);
     }
 
+    /// <summary>The node of the entity that leased this connection to this node, if a copy is held.</summary>
+    public Address? OwnerOf(in FiveTuple original) => _byTuple.TryGetValue(original, out var lease) ? lease.Owner.Path.Address : null;
+
     /// <summary>Drops the copies granted by entities on a node that is unreachable or gone.</summary>
     public int DropOwnedBy(Address node)
     {
