@@ -178,6 +178,7 @@ public static class ActorNatHosting
             JournalFence.Get(system).Use(ctx.Fence);
             SqliteFileWatch.Start(system, ctx, db); // a deleted or replaced SQLite file: stop acknowledging
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover), "failover-watcher");
+            system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
             registry.Register<RouterKey>(ctx.Router);
