@@ -102,12 +102,25 @@ public sealed partial class ConntrackEntity
     }
 
     /// <summary>
-    /// No entry here (refused, dropped, evicted): the actor goes now rather than after the idle time, so a flood of
-    /// new flows keeps no actor per flow beyond the table's limit (a later packet starts a new incarnation).
+    /// No entry here (refused, dropped, evicted): the actor goes a second later if nothing arrived meanwhile, rather
+    /// than after the 2 min idle time, so a flood of new flows keeps no actor per flow beyond the table's limit. Not at
+    /// once: a packet already on its way would start an allocation that the passivation's stop cuts short.
     /// </summary>
     private void LetGoIfEmpty()
     {
+        if (!_exists && _waiting is null && !HasLeases) Timers.StartSingleTimer("let-go", LetGo.Instance, LetGoAfter);
+    }
+
+    private static readonly TimeSpan LetGoAfter = TimeSpan.FromSeconds(1);
+
+    private void OnLetGo()
+    {
         if (!_exists && _waiting is null && !HasLeases) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(StopEntity.Instance));
+    }
+
+    private sealed class LetGo : INoSerializationVerificationNeeded
+    {
+        public static readonly LetGo Instance = new();
     }
 
     private void OnAllocated(Allocated a)

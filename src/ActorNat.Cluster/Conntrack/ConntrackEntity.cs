@@ -185,6 +185,9 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
                 if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
                 LetGoIfEmpty();
                 break;
+            case LetGo:
+                OnLetGo();
+                break;
             case HolderUpdateAck a:
                 OnUpdateAck(a);
                 break;
