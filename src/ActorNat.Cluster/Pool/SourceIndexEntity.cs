@@ -80,19 +80,8 @@ public sealed class SourceIndexEntity : ReceiveActor
         public bool IsTaken(in FiveTuple tuple) => false;
         public bool TryEvictForSyn(in FiveTuple reply, uint synSeqEnd) => false;
 
-        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort)
-        {
-            foreach (var c in list)
-            {
-                if (!range.Contains(new IPv4(c.Ip), (ushort)c.Port)) continue;
-                natIp = new IPv4(c.Ip);
-                natPort = (ushort)c.Port;
-                return true;
-            }
-            natIp = default;
-            natPort = 0;
-            return false;
-        }
+        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort) =>
+            BySource.TryFind(list, range, out natIp, out natPort);
     }
 
     public static Props Props(NatNodeContext ctx) => Akka.Actor.Props.Create(() => new SourceIndexEntity(ctx));
