@@ -10,7 +10,8 @@
 # client and PostgreSQL run outside the quotas. Node CPU per flow is the sum of the nodes' CPU time over the flows.
 # Prints one JSON line per node count, and last:
 #   {"quota_cores": Q, "journal": "postgresql", "nodes": {"1": {"per_second": …, "node_cpu_us_per_flow": …}, …}, "ratio_3_to_1": …}
-# BENCH_CONCURRENCY (default 6 streams) and BENCH_BATCH (default 128) set the load; ACTORNAT_BIN the build to run.
+# BENCH_CONCURRENCY (default 6 streams) and BENCH_BATCH (default 128) set the load; ACTORNAT_BIN the build to run;
+# SCALE_NODES the node counts to run (default "1 2 3"; the last line's ratio needs 1 and 3).
 set -euo pipefail
 QUOTA=${1:-0.4}; SECS=${2:-10}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime in cl
 hz=$(getconf CLK_TCK)
 
 results=()
-for n in 1 2 3; do
+for n in ${SCALE_NODES:-1 2 3}; do
   run=$work/run$n
   echo "scale-out: $n node(s), quota $QUOTA cores each, $SECS s" >&2
   out=$(ACTORNAT_RUN_DIR=$run ACTORNAT_BIN=$bin ACTORNAT_POSTGRES=1 "$repo/deploy/local/cluster.sh" up $n)
@@ -90,6 +91,6 @@ python3 - "$QUOTA" "${results[@]}" <<'PY'
 import json, sys
 q = float(sys.argv[1]); rows = [json.loads(r) for r in sys.argv[2:]]
 nodes = {str(r["nodes"]): {"per_second": r["per_second"], "node_cpu_us_per_flow": r["node_cpu_us_per_flow"]} for r in rows}
-one = nodes["1"]["per_second"]
-print(json.dumps({"quota_cores": q, "journal": "postgresql", "nodes": nodes, "ratio_3_to_1": round(nodes["3"]["per_second"] / one, 2) if one else None}))
+one = nodes.get("1", {}).get("per_second"); three = nodes.get("3", {}).get("per_second")
+print(json.dumps({"quota_cores": q, "journal": "postgresql", "nodes": nodes, "ratio_3_to_1": round(three / one, 2) if one and three is not None else None}))
 PY

@@ -238,7 +238,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Interlocked.Increment(ref _ctx.Counters.Drop);
         var verdict = CoreVerdict.Dropped(DropReason.PortsExhausted, original).ToMsg();
         verdict.RequestId = requestId;
-        Sender.Tell(verdict);
+        _ctx.Messenger.Reply(Sender, verdict, Self);
     }
 
     /// <summary>
@@ -247,7 +247,8 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     /// per new flow falls as the load rises, and an idle pool writes at once. A repeated allocation (no event) is
     /// answered with the next write, since the reservation it repeats may be waiting here too.
     /// </summary>
-    private void Acknowledge(Reserved? reservation, IActorRef to, object answer) => Acknowledge(reservation, () => to.Tell(answer));
+    private void Acknowledge(Reserved? reservation, IActorRef to, object answer) =>
+        Acknowledge(reservation, () => _ctx.Messenger.Reply(to, answer, Self)); // on another node: with that node's other answers
 
     private void Acknowledge(Reserved? reservation, Action answer)
     {
@@ -426,12 +427,12 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     }
 
     private void RegisterSource(in ConntrackEntry e) =>
-        _ctx.SourceRegion.Tell(new RegisterSource
+        _ctx.Messenger.ToEntity(new RegisterSource
         {
             Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),
             Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key,
             Mapping = new SourceMapping { Ip = e.NatIp.Value, Port = e.NatPort, ConntrackId = e.Id },
-        });
+        }, Self);
 
     public static Props Props(NatNodeContext ctx, string id) => Akka.Actor.Props.Create(() => new PortPoolEntity(ctx, id));
 }

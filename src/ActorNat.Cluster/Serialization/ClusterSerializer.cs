@@ -26,7 +26,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         [typeof(GetConfig)] = "gc", [typeof(ConfigState)] = "cs", [typeof(ConfigLineApplied)] = "cla",
         [typeof(GetNodeStats)] = "gns", [typeof(NodeStats)] = "ns", [typeof(Counter)] = "co", [typeof(StopEntity)] = "st",
         [typeof(Messages.Tuple)] = "t", [typeof(Messages.Packet)] = "p", [typeof(Messages.ConnState)] = "s",
-        [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r",
+        [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r", [typeof(NodeEnvelope)] = "ne", [typeof(EnvelopeItem)] = "ei",
     };
 
     private static readonly Dictionary<string, MessageParser> Parsers = new()
@@ -41,7 +41,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         ["gc"] = GetConfig.Parser, ["cs"] = ConfigState.Parser, ["cla"] = ConfigLineApplied.Parser,
         ["gns"] = GetNodeStats.Parser, ["ns"] = NodeStats.Parser, ["co"] = Counter.Parser,
         ["t"] = Messages.Tuple.Parser, ["p"] = Messages.Packet.Parser, ["s"] = Messages.ConnState.Parser,
-        ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser,
+        ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser, ["ne"] = NodeEnvelope.Parser, ["ei"] = EnvelopeItem.Parser,
     };
 
     public static IReadOnlyCollection<Type> Types => Manifests.Keys;
