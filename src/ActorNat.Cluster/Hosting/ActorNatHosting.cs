@@ -177,6 +177,7 @@ public static class ActorNatHosting
             ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
             JournalFence.Get(system).Use(ctx.Fence);
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover), "failover-watcher");
+            system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
             if (o.NodeEnvelopes) ctx.Messenger.Gateway = system.ActorOf(Gateway.NodeGateway.Props(ctx, ctx.Messenger), Gateway.NodeGateway.Name);

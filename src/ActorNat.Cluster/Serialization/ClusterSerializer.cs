@@ -26,7 +26,9 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         [typeof(GetConfig)] = "gc", [typeof(ConfigState)] = "cs", [typeof(ConfigLineApplied)] = "cla",
         [typeof(GetNodeStats)] = "gns", [typeof(NodeStats)] = "ns", [typeof(Counter)] = "co", [typeof(StopEntity)] = "st",
         [typeof(Messages.Tuple)] = "t", [typeof(Messages.Packet)] = "p", [typeof(Messages.ConnState)] = "s",
-        [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r", [typeof(NodeEnvelope)] = "ne", [typeof(EnvelopeItem)] = "ei",
+        [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r",
+        [typeof(Lease)] = "ls", [typeof(LeaseRefresh)] = "lrf", [typeof(LeaseRenewed)] = "lrn", [typeof(LeaseRevoke)] = "lrv",
+        [typeof(LeaseRevoked)] = "lrd", [typeof(DropLeases)] = "dl", [typeof(LeasesDropped)] = "ldd", [typeof(NodeEnvelope)] = "ne", [typeof(EnvelopeItem)] = "ei",
     };
 
     private static readonly Dictionary<string, MessageParser> Parsers = new()
@@ -41,7 +43,9 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         ["gc"] = GetConfig.Parser, ["cs"] = ConfigState.Parser, ["cla"] = ConfigLineApplied.Parser,
         ["gns"] = GetNodeStats.Parser, ["ns"] = NodeStats.Parser, ["co"] = Counter.Parser,
         ["t"] = Messages.Tuple.Parser, ["p"] = Messages.Packet.Parser, ["s"] = Messages.ConnState.Parser,
-        ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser, ["ne"] = NodeEnvelope.Parser, ["ei"] = EnvelopeItem.Parser,
+        ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser,
+        ["ls"] = Lease.Parser, ["lrf"] = LeaseRefresh.Parser, ["lrn"] = LeaseRenewed.Parser, ["lrv"] = LeaseRevoke.Parser,
+        ["lrd"] = LeaseRevoked.Parser, ["dl"] = DropLeases.Parser, ["ldd"] = LeasesDropped.Parser, ["ne"] = NodeEnvelope.Parser, ["ei"] = EnvelopeItem.Parser,
     };
 
     public static IReadOnlyCollection<Type> Types => Manifests.Keys;
