@@ -16,6 +16,7 @@ public sealed class NatNodeContext
         Clock = clock;
         NodeName = options.NodeName;
         Limits = new Limits.TableLimit(Counters);
+        Messenger = new Gateway.NodeMessenger(this);
         Fence = new NodeFence(options.PauseLimit > TimeSpan.Zero ? options.PauseLimit : options.AcceptableHeartbeatPause + options.StableAfter / 2);
         if (options.ActivationLog is { Length: > 0 } path)
         {
@@ -55,6 +56,9 @@ public sealed class NatNodeContext
 
     /// <summary>Where this node serves gRPC, once its host knows (shown by cluster status).</summary>
     public string GrpcEndpoint { get; set; } = "";
+
+    /// <summary>How messages reach pools, bysource buckets and reply targets on other nodes: one envelope per node.</summary>
+    public Gateway.NodeMessenger Messenger { get; }
 
     public IActorRef ConntrackRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef PoolRegion { get; internal set; } = ActorRefs.Nobody;

@@ -11,9 +11,9 @@ namespace ActorNat.Cluster.Limits;
 /// A pool's admission of new entries under nf_conntrack_max (<see cref="TableLimit"/>). Below the limit a new entry is
 /// admitted at once. At it, the pool drops one of its own unassured entries to make room (the kernel's early_drop looks
 /// only at the hash buckets near the new tuple; a pool is that neighbourhood here), the oldest first; when it holds
-/// none, the packet is dropped as table-full. The candidates are the pool's entries in the order they were made: one
-/// that became assured never becomes a candidate again (the kernel's assured bit is sticky), so it leaves the queue
-/// when met, and the queue is rebuilt from the pool's entries when it holds more than twice what the pool holds.
+/// none, the packet is dropped as table-full. The candidates are the pool's unassured entries, oldest first, listed
+/// when the table is full and the list is used up (nothing is kept while it is not full); one that became assured or
+/// went since is skipped (the kernel's assured bit is sticky).
 /// </summary>
 public sealed class PoolGate(NatNodeContext ctx, PoolGate.Lookup lookup, Func<IEnumerable<ConntrackEntry>> held, Action<ConntrackEntry> earlyDrop)
 {
@@ -24,13 +24,6 @@ public sealed class PoolGate(NatNodeContext ctx, PoolGate.Lookup lookup, Func<IE
     private readonly Queue<(FiveTuple Reply, ulong Id)> _made = new();
 
     public delegate bool Lookup(in FiveTuple reply, out ConntrackEntry entry);
-
-    /// <summary>An entry the pool took (made, or recovered from its journal); <paramref name="heldCount"/> with it.</summary>
-    public void Made(in ConntrackEntry e, int heldCount)
-    {
-        _made.Enqueue((e.Reply, e.Id));
-        if (_made.Count > 2 * heldCount + Scan) Rebuild(); // amortised: only after heldCount + Scan more were made
-    }
 
     /// <summary>
     /// Whether the pool may make the entry <paramref name="m"/> asks for. When it may not, the sender has its answer
@@ -43,8 +36,16 @@ public sealed class PoolGate(NatNodeContext ctx, PoolGate.Lookup lookup, Func<IE
         // so the table comes back to the limit instead of staying above it.
         long excess = ctx.Limits.Excess;
         int dropped = 0;
-        for (int n = 0; n < Scan && dropped < Math.Min(excess, MaxPerNewcomer) && _made.TryDequeue(out var c); n++)
+        bool rebuilt = false;
+        for (int n = 0; n < Scan && dropped < Math.Min(excess, MaxPerNewcomer); n++)
         {
+            if (!_made.TryDequeue(out var c))
+            {
+                if (rebuilt) break;
+                Rebuild(); // the pool's unassured entries now, oldest first: only while the table is full
+                rebuilt = true;
+                continue;
+            }
             if (!lookup(c.Reply, out var e) || e.Id != c.Id || !ConntrackLimit.MayEarlyDrop(e.State)) continue;
             earlyDrop(e);
             // The entity unregisters the bysource mapping when it holds the entry; a flow it never saw has none there.
