@@ -15,6 +15,7 @@ public sealed class NatNodeContext
         Options = options;
         Clock = clock;
         NodeName = options.NodeName;
+        Limits = new Limits.TableLimit(Counters);
         Messenger = new Gateway.NodeMessenger(this);
         Fence = new NodeFence(options.PauseLimit > TimeSpan.Zero ? options.PauseLimit : options.AcceptableHeartbeatPause + options.StableAfter / 2);
         if (options.ActivationLog is { Length: > 0 } path)
@@ -32,6 +33,9 @@ public sealed class NatNodeContext
     public IClock Clock { get; }
     public ConfigHolder Config { get; } = new();
     public NodeCounters Counters { get; } = new();
+
+    /// <summary>nf_conntrack_max and the cluster's count as this node knows it.</summary>
+    public Limits.TableLimit Limits { get; }
 
     /// <summary>Connections this node's ingress has seen answered: which way a client's packet goes first.</summary>
     public Ingress.FlowHints FlowHints { get; } = new();

@@ -8,6 +8,8 @@ public sealed class NodeCounters
     public long Destroyed, Retries;
     /// <summary>Entries held by the pools on this node (a gauge).</summary>
     public long Held;
+    /// <summary>New connections a pool on this node refused at nf_conntrack_max (also counted in Drop by whoever answered).</summary>
+    public long TableFull;
     /// <summary>Pool commands dropped and packets refused while this node was fenced.</summary>
     public long Fenced;
     /// <summary>Packets this node's ingress answered from its flow cache (leased entries' steady packets).</summary>

@@ -110,6 +110,28 @@ public sealed class AdminGrpcService(INatBackend backend, IOptions<NodeOptions> 
         return new Wire.CountReply { Count = (ulong)await backend.DeleteAsync(ConntrackFilter.All, context.CancellationToken) };
     }
 
+    public override async Task<Wire.Listing> SysctlGet(Wire.SysctlRequest request, ServerCallContext context)
+    {
+        if (request.Keys.Count > 64) throw PacketMapper.Invalid("keys", $"[{request.Keys.Count} keys]", "more than 64 keys in one call");
+        for (int i = 0; i < request.Keys.Count; i++) FieldLimits.Check(request.Keys[i], 256, $"keys[{i}]");
+        var engine = SysctlEngine();
+        long count = await backend.CountAsync(context.CancellationToken);
+        if (request.Keys.Count == 0) return Listing(engine.SysctlListing(count).ToList());
+        var lines = new List<string>();
+        foreach (var key in request.Keys)
+            lines.Add(engine.ReadSysctl(key, count) ?? throw new RpcException(new Status(StatusCode.NotFound,
+                $"sysctl: cannot stat /proc/sys/{FieldLimits.Cut(ConntrackLimit.Normalize(key)).Replace('.', '/')}: No such file or directory")));
+        return Listing(lines);
+    }
+
+    /// <summary>The engine whose sysctls this node reads: the in-process one, or the cluster's configuration version.</summary>
+    private NatEngine SysctlEngine() => ((backend as MeteredNatBackend)?.Inner ?? backend) switch
+    {
+        LocalNatBackend local => local.Engine,
+        ActorNat.Cluster.ClusterNatBackend cluster => cluster.Context.Config.Current.Engine,
+        _ => throw new RpcException(new Status(StatusCode.Unimplemented, "this backend has no sysctls")),
+    };
+
     public override async Task<Wire.CountReply> ConntrackCount(Wire.Empty request, ServerCallContext context) =>
         new() { Count = (ulong)await backend.CountAsync(context.CancellationToken) };
 

@@ -133,6 +133,7 @@ internal static class ClusterBackend
             if (!_ctx.Config.Loaded) return ValueTask.FromResult((false, "waiting for the cluster's configuration"));
             if (_warmup is { } w) return ValueTask.FromResult((false, w));
             if (JournalMeter.Get(_system).Problem is { } journal) return ValueTask.FromResult((false, journal));
+            if (_ctx.Fence.Held is { } held) return ValueTask.FromResult((false, held));
             return ValueTask.FromResult((true, "up"));
         }
     }

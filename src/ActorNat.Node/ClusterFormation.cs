@@ -24,14 +24,16 @@ internal static class ClusterFormation
 {
     public const string DefaultServiceName = "actornat";
 
-    public static bool ByBootstrap(NodeOptions o) => o.Discovery is "kubernetes" or "config";
+    public static bool ByBootstrap(NodeOptions o) => o.Discovery is "kubernetes" or "config" or "dns";
 
     public static void Validate(NodeOptions o)
     {
-        if (o.Discovery is not ("seeds" or "kubernetes" or "config"))
-            throw new NodeStartupException($"bad Discovery=\"{o.Discovery}\": expected seeds, kubernetes or config");
+        if (o.Discovery is not ("seeds" or "kubernetes" or "config" or "dns"))
+            throw new NodeStartupException($"bad Discovery=\"{o.Discovery}\": expected seeds, dns, kubernetes or config");
         var management = NatNode.ParseEndpoint(o.ManagementEndpoint, "management endpoint");
         if (!ByBootstrap(o)) return;
+        if (o.Discovery == "dns" && string.IsNullOrWhiteSpace(o.DiscoveryServiceName))
+            throw new NodeStartupException("bad DiscoveryServiceName: required with Discovery=dns (the headless Service's DNS name, e.g. actornat-headless.default.svc.cluster.local)");
         if (o.Discovery == "kubernetes" && string.IsNullOrWhiteSpace(o.DiscoveryServiceName))
             throw new NodeStartupException("bad DiscoveryServiceName: required with Discovery=kubernetes (the pods' app label)");
         if (o.Seeds.Count > 0)
@@ -75,6 +77,12 @@ internal static class ClusterFormation
             b.WithKubernetesDiscovery(new KubernetesDiscoveryOptions { PodLabelSelector = "app={0}", RawIp = true });
             bootstrap.ContactPointDiscovery.DiscoveryMethod = "kubernetes-api";
             bootstrap.ContactPointDiscovery.PortName = "management";
+        }
+        else if (o.Discovery == "dns")
+        {
+            // The headless Service's addresses, each on the management port every member binds.
+            b.AddHocon(DnsServiceDiscovery.Hocon(bind.Port), HoconAddMode.Prepend);
+            bootstrap.ContactPointDiscovery.DiscoveryMethod = DnsServiceDiscovery.Method;
         }
         else
         {

@@ -245,7 +245,8 @@ public sealed class NatNode : IAsyncDisposable
             }
             if (real is ActorNat.Cluster.ClusterNatBackend cluster)
                 ClusterMetricsSource.Attach(cluster, sp.GetRequiredService<Akka.Actor.ActorSystem>(), metrics, events);
-            return new MeteredNatBackend(real, metrics, events, natIpOf);
+            return new MeteredNatBackend(real, metrics, events, natIpOf,
+                new TableFullLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("ActorNat.Conntrack")));
         });
         services.AddSingleton(sp =>
         {

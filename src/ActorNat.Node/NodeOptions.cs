@@ -121,14 +121,15 @@ public sealed class NodeOptions
 
     /// <summary>
     /// How the cluster finds its members: "seeds" (the <see cref="Seeds"/> list; none: this node founds the cluster),
-    /// or Akka.Management's cluster bootstrap with "kubernetes" (Akka.Discovery.KubernetesApi: pods labelled
+    /// or Akka.Management's cluster bootstrap with "dns" (the addresses of the DNS name <see cref="DiscoveryServiceName"/>,
+    /// a Kubernetes headless Service: the way that works with the packages served here), "kubernetes" (Akka.Discovery.KubernetesApi: pods labelled
     /// app=<see cref="DiscoveryServiceName"/> in this pod's namespace, their port named "management") or "config"
     /// (the fixed list <see cref="DiscoveryEndpoints"/>). With bootstrap the members probe each other's management
     /// endpoints and the lowest address founds the cluster once <see cref="DiscoveryRequiredContactPoints"/> answer.
     /// </summary>
     public string Discovery { get; set; } = "seeds";
 
-    /// <summary>Bootstrap: the service looked up (kubernetes: the pods' "app" label, the headless Service's name). Required with kubernetes; default "actornat".</summary>
+    /// <summary>Bootstrap: the service looked up (dns: the headless Service's DNS name; kubernetes: the pods' "app" label). Required with dns and kubernetes; default "actornat".</summary>
     public string? DiscoveryServiceName { get; set; }
 
     /// <summary>Discovery=config: every member's management endpoint "host:port" (this node's own among them).</summary>
@@ -137,7 +138,7 @@ public sealed class NodeOptions
     /// <summary>Bootstrap: how many contact points must be found before a new cluster may be formed (Akka's required-contact-point-nr; ideally the replica count).</summary>
     public int DiscoveryRequiredContactPoints { get; set; } = 2;
 
-    /// <summary>Akka.Management HTTP endpoint "host:port" (cluster bootstrap: /bootstrap/seed-nodes; default *:8558). Served only with Discovery=kubernetes or config.</summary>
+    /// <summary>Akka.Management HTTP endpoint "host:port" (cluster bootstrap: /bootstrap/seed-nodes; default *:8558). Served only with Discovery=dns, kubernetes or config.</summary>
     public string ManagementEndpoint { get; set; } = "*:8558";
 
     /// <summary>"local" (one in-process engine, state in memory) or "cluster" (sharded actors, durable state; what `actornat node` runs).</summary>

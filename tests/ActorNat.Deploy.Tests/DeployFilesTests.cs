@@ -258,14 +258,15 @@ public class DeployFilesTests
         Assert.Contains("ACTORNAT__PUBLICHOSTNAME", fromRefs);
         Assert.Equal("cluster", literal["ACTORNAT__BACKEND"]);
 
-        // Kubernetes discovery: the service name is the pods' app label and the headless Service's name; RBAC lets pods list pods.
-        Assert.Equal("kubernetes", opts.Discovery);
+        // DNS discovery: the service name is the headless Service's, which selects these pods and lists them before
+        // they are ready (a forming cluster is not ready); no Kubernetes API access, so no service account token.
+        Assert.Equal("dns", opts.Discovery);
         var appLabel = (string)At(spec, "template", "metadata", "labels", "app")!;
-        Assert.Equal(appLabel, opts.DiscoveryServiceName);
+        Assert.Equal((string)At(headless, "metadata", "name")!, opts.DiscoveryServiceName);
         Assert.Equal(appLabel, (string)At(headless, "spec", "selector", "app")!);
-        var role = Kind(docs, "Role");
-        Assert.Contains("list", List(At(List(role["rules"], "rules").Single(), "verbs"), "verbs").Cast<string>());
-        Assert.Equal((string)pod["serviceAccountName"], (string)At(List(Kind(docs, "RoleBinding")["subjects"], "subjects").Single(), "name")!);
+        Assert.Equal("true", (string)At(headless, "spec", "publishNotReadyAddresses")!);
+        Assert.Equal("false", (string)pod["automountServiceAccountToken"]);
+        Assert.DoesNotContain(docs, d => (string)d["kind"] is "Role" or "RoleBinding");
 
         // Ports: container ports are the node's listeners; services target them by name.
         var ports = List(container["ports"], "ports").Select(p => Map(p, "port")).ToDictionary(p => (string)p["name"], p => int.Parse((string)p["containerPort"]));

@@ -74,7 +74,7 @@ public class AdminAuthTests
     }
 
     [Theory]
-    [InlineData("mdns", "", "", "expected seeds, kubernetes or config")]
+    [InlineData("mdns", "", "", "expected seeds, dns, kubernetes or config")]
     [InlineData("kubernetes", "", "", "DiscoveryServiceName: required")]
     [InlineData("config", "", "", "DiscoveryEndpoints")]
     [InlineData("config", "127.0.0.1:8558", "127.0.0.1:0", "needs a fixed port")]

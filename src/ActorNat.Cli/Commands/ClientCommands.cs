@@ -20,5 +20,6 @@ public static class ClientCommands
         root.Subcommands.Add(ConfigCommands.Route());
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(HealthCommand.Create());
+        root.Subcommands.Add(SysctlCommand.Create());
     }
 }

@@ -29,6 +29,7 @@ public sealed partial class ConntrackEntity
         {
             Interlocked.Increment(ref _ctx.Counters.Invalid);
             Reply(CoreVerdict.InvalidNew(tuple));
+            LetGoIfEmpty();
             return;
         }
         var decision = _ctx.Config.Current.Decide(tuple);
@@ -36,6 +37,7 @@ public sealed partial class ConntrackEntity
         {
             Interlocked.Increment(ref _ctx.Counters.Drop);
             Reply(CoreVerdict.Dropped(decision.Reason, tuple));
+            LetGoIfEmpty();
             return;
         }
         bool syn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent;
@@ -99,6 +101,28 @@ public sealed partial class ConntrackEntity
         }
     }
 
+    /// <summary>
+    /// No entry here (refused, dropped, evicted): the actor goes a second later if nothing arrived meanwhile, rather
+    /// than after the 2 min idle time, so a flood of new flows keeps no actor per flow beyond the table's limit. Not at
+    /// once: a packet already on its way would start an allocation that the passivation's stop cuts short.
+    /// </summary>
+    private void LetGoIfEmpty()
+    {
+        if (!_exists && _waiting is null && !HasLeases) Timers.StartSingleTimer("let-go", LetGo.Instance, LetGoAfter);
+    }
+
+    private static readonly TimeSpan LetGoAfter = TimeSpan.FromSeconds(1);
+
+    private void OnLetGo()
+    {
+        if (!_exists && _waiting is null && !HasLeases) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(StopEntity.Instance));
+    }
+
+    private sealed class LetGo : INoSerializationVerificationNeeded
+    {
+        public static readonly LetGo Instance = new();
+    }
+
     private void OnAllocated(Allocated a)
     {
         var tuple = _first.Tuple;
@@ -111,10 +135,11 @@ public sealed partial class ConntrackEntity
         Interlocked.Add(ref _ctx.Counters.Found, a.Collisions);
         if (!a.Ok)
         {
-            Interlocked.Increment(ref _ctx.Counters.InsertFailed);
+            if (!a.TableFull) Interlocked.Increment(ref _ctx.Counters.InsertFailed); // the kernel counts table full as drop only
             Interlocked.Increment(ref _ctx.Counters.Drop);
-            replyTo.Tell(Answer(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple), _waitingId));
+            replyTo.Tell(Answer(CoreVerdict.Dropped(a.TableFull ? DropReason.TableFull : DropReason.PortsExhausted, tuple), _waitingId));
             Stash.UnstashAll();
+            LetGoIfEmpty();
             return;
         }
         var ip = new IPv4(a.Ip);

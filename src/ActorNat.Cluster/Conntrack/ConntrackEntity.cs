@@ -183,6 +183,10 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
                 break;
             case Evict e:
                 if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
+                LetGoIfEmpty();
+                break;
+            case LetGo:
+                OnLetGo();
                 break;
             case HolderUpdateAck a:
                 OnUpdateAck(a);

@@ -58,17 +58,29 @@ public sealed class NodeFence : IDisposable
     {
         get
         {
-            if (_tripped) return false;
+            if (_tripped || _held is not null) return false;
             if (_thread is not null && !_disposed && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastTick) > _limitTicks) Observe();
-            return !_tripped && !_minority;
+            return !_tripped && !_minority && _held is null;
         }
     }
 
     /// <summary>Why this node may not act, or null.</summary>
     public string? Reason =>
-        _tripped ? $"this node stood still longer than {PauseLimit.TotalSeconds:0.#} s and may have been replaced: it is shutting down"
+        _held is { } held ? held
+        : _tripped ? $"this node stood still longer than {PauseLimit.TotalSeconds:0.#} s and may have been replaced: it is shutting down"
         : _minority ? "this node is cut off from the majority of the cluster"
         : null;
+
+    private volatile string? _held;
+
+    /// <summary>
+    /// Another reason to stop acting, until the node restarts: its storage can no longer keep what it acknowledges
+    /// (<see cref="Hosting.SqliteFileWatch"/>). Readiness reports it.
+    /// </summary>
+    public void Hold(string reason) => _held ??= reason;
+
+    /// <summary>The reason given to <see cref="Hold"/>, or null.</summary>
+    public string? Held => _held;
 
     public void SetMinority(bool minority)
     {

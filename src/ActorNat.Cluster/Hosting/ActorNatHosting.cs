@@ -67,6 +67,7 @@ public static class ActorNatHosting
         else
         {
             db.Prepare();
+            b.AddHocon(OutageRecovery.Hocon, HoconAddMode.Prepend); // serve again within seconds of the database's return
             b.WithSqlPersistence(db.ConnectionString, db.ProviderName, PersistenceMode.Both, autoInitialize: true);
             // Group commit: the journal writes what many entities persisted in one batch per round trip.
             b.AddHocon("""
@@ -176,6 +177,7 @@ public static class ActorNatHosting
             ctx.ConfigRegion = registry.Get<ConfigRegionKey>();
             ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
             JournalFence.Get(system).Use(ctx.Fence);
+            SqliteFileWatch.Start(system, ctx, db); // a deleted or replaced SQLite file: stop acknowledging
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover), "failover-watcher");
             system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");

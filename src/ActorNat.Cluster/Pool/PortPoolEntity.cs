@@ -25,6 +25,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private readonly PoolState _state;
     private readonly SeededRandom _random;
     private int _sinceSnapshot;
+    private readonly Limits.PoolGate _gate; // nf_conntrack_max: early drop or table-full
     private int _heldReported;
 
     public PortPoolEntity(NatNodeContext ctx, string id)
@@ -33,6 +34,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         _id = id;
         _state = new PoolState(Keys.PoolAddress(id));
         _random = new SeededRandom(ctx.Options.Seed ^ SnatHash.JHash2((uint)id.GetHashCode(), (uint)id.Length, 0, 0, 7));
+        _gate = new Limits.PoolGate(ctx, TryHeld, () => _state.Holders.Select(h => h.Entry), e => Evict(e, DestroyReason.EarlyDrop));
 
         Recover<SnapshotOffer>(o =>
         {
@@ -162,6 +164,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             Acknowledge(null, Sender, existing);
             return;
         }
+        if (m.Phase != 2 && !_gate.Admit(m, Sender)) return;
         var range = m.Range.ToCore();
         var a = _state.Allocate(m.Phase, original, range, m.TcpSyn, m.SynSeqEnd, m.Candidates, _random, now, _released);
         JournalReleased();
@@ -402,6 +405,13 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         WriteReservationsNow();
         _unwritten++;
         PersistAsync(new Released { Reply = reply.ToMsg() }, _ => MaybeSnapshot());
+    }
+
+    private bool TryHeld(in FiveTuple reply, out ConntrackEntry entry)
+    {
+        bool found = _state.TryGet(reply, out var h);
+        entry = h.Entry;
+        return found;
     }
 
     /// <summary>Events handed to the journal whose write has not completed yet.</summary>

@@ -43,6 +43,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(ConfigEntity.Topic, Self));
         Self.Tell(Tick.Instance);
         Context.ActorOf(FenceMonitor.Props(_ctx), "fence");
+        Context.ActorOf(Limits.ClusterCountPoller.Props(_ctx), "table-count");
         Timers.StartPeriodicTimer("poll", Tick.Instance, TimeSpan.FromSeconds(2));
     }
 
@@ -57,6 +58,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         {
             var snapshot = new ConfigVersion(s.Version, s.Lines.ToList());
             _ctx.Timeouts = snapshot.Engine.Timeouts;
+            _ctx.Limits.Max = snapshot.Engine.Table.MaxEntries;
             _ctx.Config.Publish(snapshot);
         }
         catch (Exception e)

@@ -25,7 +25,7 @@ public sealed class ConntrackTable : ITupleSpace
     private long _sweptSecond;
     private int _earlyDropCursor;
 
-    public ConntrackTable(int capacity = 1024, int maxEntries = 262144)
+    public ConntrackTable(int capacity = 1024, int maxEntries = ConntrackLimit.DefaultMax)
     {
         _entries = new ConntrackEntry[Math.Max(16, capacity)];
         _index = new Dictionary<FiveTuple, int>(capacity * 2);
@@ -38,7 +38,7 @@ public sealed class ConntrackTable : ITupleSpace
     /// <summary>The time the table judges expiry by; its owner sets it before each operation.</summary>
     public long NowMs { get; set; }
 
-    /// <summary>nf_conntrack_max.</summary>
+    /// <summary>nf_conntrack_max (0: no limit).</summary>
     public int MaxEntries { get; set; }
 
     public int Count { get; private set; }
@@ -70,10 +70,16 @@ public sealed class ConntrackTable : ITupleSpace
         return false;
     }
 
+    /// <summary>
+    /// Room for one more entry: true at once below the limit; at it, true once an unassured (or expired) entry was
+    /// dropped (<see cref="ConntrackLimit"/>); false when none may go, and the new connection's packet is dropped.
+    /// </summary>
+    public bool MakeRoom() => !ConntrackLimit.IsFull(Count, MaxEntries) || EarlyDrop();
+
     /// <summary>Inserts a confirmed entry. Returns -1 when the table is full and no unassured entry could be dropped.</summary>
     public int Insert(ulong id, in FiveTuple original, in FiveTuple reply, in ConnState state, string? masqueradeInterface)
     {
-        if (Count >= MaxEntries && !EarlyDrop()) return -1;
+        if (!MakeRoom()) return -1;
         int i;
         if (_freeHead >= 0)
         {
@@ -226,7 +232,7 @@ public sealed class ConntrackTable : ITupleSpace
         {
             int i = _earlyDropCursor++ % _highWater;
             ref var e = ref _entries[i];
-            if (e.Live && (e.State.IsExpired(NowMs) || !e.State.Assured))
+            if (e.Live && (e.State.IsExpired(NowMs) || ConntrackLimit.MayEarlyDrop(e.State)))
             {
                 bool expired = e.State.IsExpired(NowMs);
                 Destroy(i, expired ? DestroyReason.Expired : DestroyReason.EarlyDrop);

@@ -17,7 +17,7 @@ public sealed class NatEngine
     private readonly IRandomSource _random;
     private ulong _nextId;
 
-    public NatEngine(IClock clock, IRandomSource random, ConntrackTimeouts? timeouts = null, int maxEntries = 262144, ulong firstId = 1)
+    public NatEngine(IClock clock, IRandomSource random, ConntrackTimeouts? timeouts = null, int maxEntries = ConntrackLimit.DefaultMax, ulong firstId = 1)
     {
         _clock = clock;
         _random = random;
@@ -106,6 +106,12 @@ public sealed class NatEngine
             Stats.Drop++;
             return Verdict.Dropped(decision.Reason, tuple);
         }
+        // The kernel makes room (early drop) before NAT allocates: a freed tuple may be the one handed out.
+        if (!Table.MakeRoom())
+        {
+            Stats.Drop++;
+            return Verdict.Dropped(DropReason.TableFull, tuple);
+        }
         var table = Table;
         bool syn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent;
         var alloc = PortAllocator.Allocate(ref table, tuple, decision.Range, syn, packet.SeqEnd, _random);
@@ -177,7 +183,7 @@ public sealed class NatEngine
         else throw new ParseException($"unknown command \"{words[0]}\" (expected iptables, ip or sysctl)", words[0]);
     }
 
-    /// <summary>`sysctl -w KEY=VALUE`: the conntrack timeouts (net.netfilter.nf_conntrack_*timeout*) and promote_secondaries.</summary>
+    /// <summary>`sysctl -w KEY=VALUE`: the conntrack timeouts (net.netfilter.nf_conntrack_*timeout*), nf_conntrack_max and promote_secondaries.</summary>
     private void ApplySysctl(IReadOnlyList<string> words)
     {
         var assignment = words.Skip(1).Where(w => w != "-w" && w != "-q").ToList();
@@ -189,8 +195,29 @@ public sealed class NatEngine
             Topology.PromoteSecondaries = value.Trim() == "1";
             return;
         }
+        if (ConntrackLimit.IsLimitKey(key, out var readOnly))
+        {
+            if (readOnly) throw new ParseException($"sysctl: setting key \"{ConntrackLimit.CountKey}\": Invalid argument", key);
+            Table.MaxEntries = ConntrackLimit.ParseMax(value);
+            return;
+        }
         if (!int.TryParse(value.Trim(), out var seconds)) throw new ParseException($"invalid value \"{value}\" for {key}", value);
         Timeouts = Timeouts.With(key, seconds);
+    }
+
+    /// <summary>
+    /// The conntrack sysctls as `sysctl -a` prints them (`net.netfilter.nf_conntrack_max = 262144`), sorted by name;
+    /// <paramref name="count"/> is nf_conntrack_count (the table's, or the cluster's).
+    /// </summary>
+    public IEnumerable<string> SysctlListing(long count) =>
+        Timeouts.AsSysctlLines().Append($"nf_conntrack_max={Table.MaxEntries}").Append($"nf_conntrack_count={count}")
+            .Select(l => "net.netfilter." + l.Replace("=", " = ")).Order(StringComparer.Ordinal);
+
+    /// <summary>`sysctl KEY` for one conntrack sysctl (dots or slashes), or null when this engine has no such key.</summary>
+    public string? ReadSysctl(string key, long count)
+    {
+        var k = ConntrackLimit.Normalize(key);
+        return SysctlListing(count).FirstOrDefault(l => l.StartsWith(k + " = ", StringComparison.Ordinal));
     }
 
     public int DestroyWhere(Func<ConntrackEntry, bool> predicate, DestroyReason reason)

@@ -17,6 +17,7 @@ public sealed class ClusterMetricsSource(ClusterNatBackend backend) : INodeMetri
     {
         var ctx = backend.Context;
         foreach (var (name, value) in ctx.Counters.All()) w.ConntrackStat(name, value);
+        w.ConntrackMax(ctx.Limits.Max);
         var entries = backend.LocalEntriesAsync().WaitAsync(Budget).GetAwaiter().GetResult();
         LocalBackendMetricsSource.WriteEntries(entries, ctx.Config.Current.Engine, w);
         foreach (var (type, shards, entities) in backend.LocalShardsAsync().WaitAsync(Budget).GetAwaiter().GetResult())

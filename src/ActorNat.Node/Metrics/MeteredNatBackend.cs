@@ -12,7 +12,8 @@ namespace ActorNat.Node.Metrics;
 /// translations and drops by reason, and reports ports-exhausted drops to the event log. Two timestamps and a few
 /// interlocked adds per call; a batch is tallied on the stack and added once per label.
 /// </summary>
-public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INatEventSink events, Func<FiveTuple, IPv4>? natIpOf = null) : INatBackend, IAtomicConfig
+public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INatEventSink events, Func<FiveTuple, IPv4>? natIpOf = null,
+    TableFullLog? tableFull = null) : INatBackend, IAtomicConfig
 {
     /// <summary>The backend that really decides (the <see cref="LocalNatBackend"/> or the cluster backend).</summary>
     public INatBackend Inner => inner;
@@ -24,6 +25,7 @@ public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INa
         metrics.ObserveUnary(Stopwatch.GetElapsedTime(start).TotalSeconds, v.Created);
         metrics.Count(v);
         if (v.Reason == DropReason.PortsExhausted) Exhausted(packet.Tuple);
+        else if (v.Reason == DropReason.TableFull) tableFull?.Dropped();
         return v;
     }
 
@@ -35,6 +37,7 @@ public sealed class MeteredNatBackend(INatBackend inner, NatMetrics metrics, INa
         metrics.Count(verdicts);
         for (int i = 0; i < verdicts.Length; i++)
             if (verdicts[i].Reason == DropReason.PortsExhausted) Exhausted(packets[i].Tuple);
+            else if (verdicts[i].Reason == DropReason.TableFull) tableFull?.Dropped();
         return verdicts;
     }
 
