@@ -22,6 +22,14 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<Address, MemberStatus> _members = [];
     private readonly HashSet<Address> _unreachable = [];
+    /// <summary>
+    /// Who counts towards a majority: every member once Up, until its removal is seen while this node holds its lease.
+    /// A removal seen without the lease may be this side's own wrong decision (a cut-off node's resolver, whose
+    /// detector saw one peer unreachable before the other, downs and removes the majority and is then "alone"): such a
+    /// member still counts, until a majority of the larger set answers again.
+    /// </summary>
+    private readonly HashSet<Address> _voters = [];
+    private readonly HashSet<Address> _removedUnleased = [];
     private readonly Dictionary<Address, long> _answeredSentAt = []; // Stopwatch ticks
     private readonly Dictionary<long, (Address To, long SentAt)> _pending = [];
     private long _seq;
@@ -34,6 +42,8 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
         {
             _members.Clear();
             foreach (var m in s.Members) _members[m.Address] = m.Status;
+            foreach (var m in s.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving or MemberStatus.Exiting or MemberStatus.Down))
+                _voters.Add(m.Address);
             _unreachable.Clear();
             _unreachable.UnionWith(s.Unreachable.Select(m => m.Address));
             Judge();
@@ -42,9 +52,19 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
         Receive<ClusterEvent.ReachableMember>(e => _unreachable.Remove(e.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(e =>
         {
-            _members.Remove(e.Member.Address);
-            _unreachable.Remove(e.Member.Address);
-            _answeredSentAt.Remove(e.Member.Address);
+            var a = e.Member.Address;
+            _members.Remove(a);
+            _unreachable.Remove(a);
+            if (_voters.Contains(a) && Until() <= Stopwatch.GetTimestamp()) _removedUnleased.Add(a); // still counts (and answers nothing)
+            else _voters.Remove(a);
+            _answeredSentAt.Remove(a);
+            Judge();
+        });
+        Receive<ClusterEvent.MemberUp>(e =>
+        {
+            _members[e.Member.Address] = e.Member.Status;
+            _voters.Add(e.Member.Address);
+            _removedUnleased.Remove(e.Member.Address);
             Judge();
         });
         Receive<ClusterEvent.IMemberEvent>(e => { _members[e.Member.Address] = e.Member.Status; Judge(); });
@@ -96,24 +116,39 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
         Judge();
     }
 
-    private void Judge() => _fence.SetLease(LeaseUntil(_cluster.SelfAddress, _members, _answeredSentAt, _leaseTicks));
+    private long Until() =>
+        LeaseUntil(_cluster.SelfAddress, _members.TryGetValue(_cluster.SelfAddress, out var s) ? s : null, _voters, _answeredSentAt, _leaseTicks);
+
+    private void Judge()
+    {
+        long until = Until();
+        // Held again with the members removed meanwhile still counted: a majority of them agrees, they may go.
+        if (_removedUnleased.Count > 0 && until > Stopwatch.GetTimestamp())
+        {
+            _voters.ExceptWith(_removedUnleased);
+            _removedUnleased.Clear();
+            until = Until();
+        }
+        _fence.SetLease(until);
+    }
 
     /// <summary>
-    /// Until when (Stopwatch ticks) the members that answered keep this node on the majority side: long.MaxValue when no
-    /// lease is needed (this node is not Up or Leaving, or no other member is), 0 when no majority ever answered.
+    /// Until when (Stopwatch ticks) the voters that answered keep this node on the majority side: long.MaxValue when no
+    /// lease is needed (this node is not Up or Leaving, or it is the only voter), 0 when no majority ever answered.
     /// </summary>
-    public static long LeaseUntil(Address self, IReadOnlyDictionary<Address, MemberStatus> members, IReadOnlyDictionary<Address, long> answeredSentAt, long leaseTicks)
+    public static long LeaseUntil(Address self, MemberStatus? selfStatus, IReadOnlyCollection<Address> voters,
+        IReadOnlyDictionary<Address, long> answeredSentAt, long leaseTicks)
     {
-        if (!members.TryGetValue(self, out var selfStatus) || selfStatus is not (MemberStatus.Up or MemberStatus.Leaving)) return long.MaxValue;
-        var voters = members.Where(m => m.Value is MemberStatus.Up or MemberStatus.Leaving).Select(m => m.Key).ToList();
-        if (voters.Count <= 1) return long.MaxValue;
+        if (selfStatus is not (MemberStatus.Up or MemberStatus.Leaving)) return long.MaxValue;
+        var all = voters.Append(self).Distinct().ToList();
+        if (all.Count <= 1) return long.MaxValue;
         var covered = new List<Address> { self };
-        if (!FenceMonitor.IsMinority(voters, covered)) return long.MaxValue; // cannot happen with two or more voters
-        foreach (var (peer, sentAt) in voters.Where(v => v != self && answeredSentAt.ContainsKey(v))
+        if (!FenceMonitor.IsMinority(all, covered)) return long.MaxValue; // of two, the lowest address holds alone
+        foreach (var (peer, sentAt) in all.Where(v => v != self && answeredSentAt.ContainsKey(v))
                      .Select(v => (v, answeredSentAt[v])).OrderByDescending(x => x.Item2))
         {
             covered.Add(peer);
-            if (!FenceMonitor.IsMinority(voters, covered)) return sentAt + leaseTicks;
+            if (!FenceMonitor.IsMinority(all, covered)) return sentAt + leaseTicks;
         }
         return 0;
     }
