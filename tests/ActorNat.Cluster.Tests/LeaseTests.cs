@@ -37,11 +37,13 @@ public sealed class LeaseTests
     }
 
     [Fact]
-    public void A_node_alone_or_not_yet_up_needs_no_lease()
+    public void A_node_alone_or_not_yet_up_needs_no_lease_and_a_downed_one_never_holds_one()
     {
         Assert.Equal(long.MaxValue, LeaseKeeper.LeaseUntil(A(1), Up, Voters(1), new Dictionary<Address, long>(), Lease));
         Assert.Equal(long.MaxValue, LeaseKeeper.LeaseUntil(A(1), MemberStatus.Joining, Voters(2, 3), new Dictionary<Address, long>(), Lease));
         Assert.Equal(long.MaxValue, LeaseKeeper.LeaseUntil(A(1), null, Voters(2, 3), new Dictionary<Address, long>(), Lease));
+        // Downed (its own resolver, on the minority side): no lease, whatever answered.
+        Assert.Equal(0, LeaseKeeper.LeaseUntil(A(1), MemberStatus.Down, Voters(1, 2, 3), new Dictionary<Address, long> { [A(2)] = 500, [A(3)] = 800 }, Lease));
     }
 
     [Fact]

@@ -134,11 +134,13 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Until when (Stopwatch ticks) the voters that answered keep this node on the majority side: long.MaxValue when no
-    /// lease is needed (this node is not Up or Leaving, or it is the only voter), 0 when no majority ever answered.
+    /// lease is needed (this node is joining, exiting, or the only voter), 0 when no majority ever answered or this node
+    /// was downed (its lease must not lift while the fence monitor has yet to see the downing).
     /// </summary>
     public static long LeaseUntil(Address self, MemberStatus? selfStatus, IReadOnlyCollection<Address> voters,
         IReadOnlyDictionary<Address, long> answeredSentAt, long leaseTicks)
     {
+        if (selfStatus is MemberStatus.Down or MemberStatus.Removed) return 0; // downed: never again (not "no lease needed")
         if (selfStatus is not (MemberStatus.Up or MemberStatus.Leaving)) return long.MaxValue;
         var all = voters.Append(self).Distinct().ToList();
         if (all.Count <= 1) return long.MaxValue;
