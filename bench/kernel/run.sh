@@ -9,6 +9,7 @@
 # router's new conntrack entries per second of sending (conntrack -C before/after). RUNS runs; the median is reported.
 # ActorNat: a node started here on 127.0.0.1 (Release build; ACTORNAT_DLL overrides the path) with the same lines as
 # its --config, then `actornat bench new-flows --no-config --json` for SECONDS. Both print, then the ratio.
+# BENCH_BACKEND=cluster runs the cluster backend (SQLite journal; BENCH_DATABASE=memory for the in-memory one).
 # Bounded: at most RUNS x (SECONDS or PACKETS) of generator time and SECONDS+warm-up of bench; only addresses inside the
 # namespaces made here and loopback. The trap removes the namespaces, stops the node and deletes the temporary folder.
 set -euo pipefail
@@ -83,7 +84,8 @@ ip netns exec $R conntrack -F >/dev/null 2>&1 || true
 # ActorNat on the same lines: a node on a free loopback port, then the bench.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # The cluster backend keeps its journal in a fresh SQLite file here (not in the working directory's data/).
-db=(); [ "${BENCH_BACKEND:-local}" = cluster ] && db=(--database "sqlite:$tmp/node.db")
+# BENCH_DATABASE=memory: the cluster backend with its in-memory journal (default: a fresh SQLite file, durable).
+db=(); [ "${BENCH_BACKEND:-local}" = cluster ] && db=(--database "${BENCH_DATABASE:-sqlite:$tmp/node.db}")
 dotnet "$DLL" node --backend "${BENCH_BACKEND:-local}" --grpc 127.0.0.1:$port --metrics off "${db[@]}" --config "$tmp/router.conf" >"$tmp/node.out" 2>"$tmp/node.err" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "grpc=" "$tmp/node.out" 2>/dev/null && break; sleep 0.1; done

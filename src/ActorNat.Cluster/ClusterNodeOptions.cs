@@ -14,6 +14,8 @@ public sealed record ClusterNodeOptions
     public IReadOnlyList<string> Seeds { get; init; } = [];
     /// <summary>`memory`, `sqlite:PATH` (one node) or `postgres://user:password@host:port/database` (several).</summary>
     public string Database { get; init; } = "sqlite:data/actornat.db";
+    /// <summary>"actornat" (the group-commit journal, <see cref="Journal.GroupCommitJournal"/>) or "akka" (Akka.Persistence.Sql / Akka's in-memory journal).</summary>
+    public string Journal { get; init; } = "actornat";
     /// <summary>About ten times the largest node count; never changed while the cluster lives.</summary>
     public int Shards { get; init; } = 100;
     public int PoolBuckets { get; init; } = 16;

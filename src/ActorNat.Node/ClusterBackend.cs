@@ -28,6 +28,7 @@ internal static class ClusterBackend
             Seeds = options.Seeds.Select(s => s.Contains("://") ? s
                 : $"{(string.IsNullOrEmpty(options.RemotingCertificate) ? "akka.tcp" : "akka.ssl.tcp")}://actornat@{s}").ToList(),
             Database = options.Database,
+            Journal = options.Journal,
             ActivationLog = options.ActivationLog,
             RemotingCertificate = RemotingCertificate(options),
             RemotingCa = options.RemotingCa is { Length: > 0 } ca ? TransportSecurity.LoadCa(ca, "RemotingCa") : null,

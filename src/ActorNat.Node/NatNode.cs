@@ -281,6 +281,7 @@ public sealed class NatNode : IAsyncDisposable
         if (!(o.Database == "memory" || o.Database.StartsWith("sqlite:", StringComparison.Ordinal) || o.Database.StartsWith("postgres://", StringComparison.Ordinal)
               || o.Database.StartsWith("postgresql://", StringComparison.Ordinal)))
             throw new NodeStartupException($"bad Database=\"{o.Database}\": expected sqlite:PATH, postgres://USER:PASS@HOST:PORT/DB or memory (nothing durable)");
+        if (o.Journal is not ("actornat" or "akka")) throw new NodeStartupException($"bad Journal=\"{o.Journal}\": expected actornat or akka");
     }
 
     /// <summary>"host:port", "http://host:port" (host: an IPv4 address, localhost, or * for all interfaces).</summary>

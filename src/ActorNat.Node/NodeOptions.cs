@@ -113,6 +113,13 @@ public sealed class NodeOptions
     public string Database { get; set; } = "sqlite:data/actornat.db";
 
     /// <summary>
+    /// Which journal plugin writes the database: "actornat" (default: ActorNat's group-commit journal, one transaction
+    /// per writer tick for the whole node) or "akka" (Akka.Persistence.Sql, or Akka's in-memory journal). Both use the
+    /// same tables, so a database written by one replays through the other (cluster backend only; ACTORNAT__JOURNAL).
+    /// </summary>
+    public string Journal { get; set; } = "actornat";
+
+    /// <summary>
     /// How the cluster finds its members: "seeds" (the <see cref="Seeds"/> list; none: this node founds the cluster),
     /// or Akka.Management's cluster bootstrap with "kubernetes" (Akka.Discovery.KubernetesApi: pods labelled
     /// app=<see cref="DiscoveryServiceName"/> in this pod's namespace, their port named "management") or "config"

@@ -82,6 +82,9 @@ public sealed partial class NodeProcess : IAsyncDisposable
         if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{name} {Pid} failed ({kill.ExitCode})");
     }
 
+    /// <summary>SIGKILL: no shutdown of any kind (what a crash or the OOM killer does).</summary>
+    public void Kill() => _process.Kill();
+
     /// <summary>Waits for the exit and returns how long it took, or fails at the deadline.</summary>
     public async Task<TimeSpan> WaitForExitAsync(TimeSpan deadline)
     {

@@ -19,6 +19,7 @@ public static class NodeCommand
         var backend = new Option<string?>("--backend") { Description = "cluster (sharded actors with durable state: the default) or local (one in-process engine, state in memory).", HelpName = "KIND", DefaultValueFactory = _ => "cluster" };
         var remoting = new Option<string?>("--remoting") { Description = "Cluster backend: Akka remoting endpoint HOST:PORT.", HelpName = "HOST:PORT" };
         var seeds = new Option<string[]>("--seed-node") { Description = "Cluster backend: a seed node's remoting HOST:PORT (repeatable).", HelpName = "HOST:PORT", AllowMultipleArgumentsPerToken = false };
+        var journal = new Option<string?>("--journal") { Description = "Journal plugin for the database: actornat (default: group commit, one transaction per tick for the whole node) or akka (Akka.Persistence.Sql / Akka's in-memory journal). Same tables either way.", HelpName = "PLUGIN" };
         var database = new Option<string?>("--database") { Description = "Cluster backend: sqlite:PATH (default sqlite:data/actornat.db, under the working directory), postgres://USER:PASS@HOST:PORT/DB, or memory (nothing durable: benchmarks).", HelpName = "URL" };
         var metrics = new Option<string?>("--metrics") { Description = "HTTP/1.1 endpoint HOST:PORT of /metrics (Prometheus), /healthz/live and /healthz/ready. Default: a free port on the --grpc host (printed as metrics=URL); off: none.", HelpName = "HOST:PORT" };
         var natEvents = new Option<string?>("--nat-events") { Description = "NAT event log (session create/delete, ports exhausted; RFC 8158): off (default), log, jsonl:PATH, or log,jsonl:PATH.", HelpName = "MODE" };
@@ -42,7 +43,7 @@ public static class NodeCommand
               actornat node --grpc 127.0.0.1:50051 --config router.conf
             """)
         {
-            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, shutdown, metrics, natEvents, activationLog,
+            grpc, admin, adminToken, config, name, randomSeed, maxBatch, backend, remoting, seeds, database, journal, shutdown, metrics, natEvents, activationLog,
             tlsCert, tlsKey, tlsClientCa, packetToken, remotingCert, remotingKey, remotingCa, allowInsecure,
         };
         cmd.SetAction(async (parse, ct) =>
@@ -59,6 +60,7 @@ public static class NodeCommand
             Set(nameof(NodeOptions.Backend), parse.GetValue(backend));
             Set(nameof(NodeOptions.Remoting), parse.GetValue(remoting));
             Set(nameof(NodeOptions.Database), parse.GetValue(database));
+            Set(nameof(NodeOptions.Journal), parse.GetValue(journal));
             Set(nameof(NodeOptions.MetricsEndpoint), parse.GetValue(metrics));
             Set(nameof(NodeOptions.NatEvents), parse.GetValue(natEvents));
             Set(nameof(NodeOptions.ActivationLog), parse.GetValue(activationLog));

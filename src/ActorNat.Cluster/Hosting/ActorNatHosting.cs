@@ -9,6 +9,7 @@ using Akka.Remote.Hosting;
 using ActorNat.Cluster.Config;
 using ActorNat.Cluster.Conntrack;
 using ActorNat.Cluster.Fencing;
+using ActorNat.Cluster.Journal;
 using ActorNat.Cluster.Messages;
 using ActorNat.Cluster.Pool;
 using ActorNat.Cluster.Routing;
@@ -61,6 +62,7 @@ public static class ActorNatHosting
             b.WithInMemoryJournal().WithInMemorySnapshotStore();
             shardOptions.JournalPluginId = "akka.persistence.journal.inmem";
             shardOptions.SnapshotPluginId = "akka.persistence.snapshot-store.inmem";
+            if (o.Journal == "actornat") b.AddHocon(JournalPlugins.InMemory(), HoconAddMode.Prepend);
         }
         else
         {
@@ -104,6 +106,8 @@ public static class ActorNatHosting
                 {{shardJournal.PluginId}}.class = "{{metered}}"
                 {{shardJournal.PluginId}}.{{MeteredSqlJournal.MeterNameKey}} = sharding
                 """, HoconAddMode.Prepend);
+            // ActorNat's group-commit journal over the same tables (the default; "akka" keeps the SQL journal above).
+            if (o.Journal == "actornat") b.AddHocon(JournalPlugins.GroupCommit(db, shardJournal.PluginId), HoconAddMode.Prepend);
         }
 
         b.WithRemoting(RemotingTls.Options(new RemoteOptions { HostName = o.Host, Port = o.Port, PublicHostName = o.PublicHost }, o));

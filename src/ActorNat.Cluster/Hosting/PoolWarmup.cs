@@ -10,7 +10,8 @@ namespace ActorNat.Cluster.Hosting;
 /// <summary>
 /// Start-up: every pool that has a journal is woken (recovered) before the node calls itself ready, so the first
 /// `conntrack -C` after ready counts the whole table and the first packets do not wait for recoveries. The pools are
-/// found in the journal itself (the SQL read journal's current persistence ids, "pool-…"); each is asked for one entry,
+/// found in the journal itself (its persistence ids "pool-…": read from the table, or with Akka.Persistence.Sql's read
+/// journal when that plugin writes it); each is asked for one entry,
 /// which it answers once recovered, wherever sharding places it.
 /// </summary>
 public static class PoolWarmup
@@ -20,11 +21,20 @@ public static class PoolWarmup
     /// <summary>How many pools were woken. Nothing to do with the in-memory journal (nothing survives a restart).</summary>
     public static async Task<int> WakeRecordedPoolsAsync(ActorSystem system, NatNodeContext ctx, CancellationToken ct)
     {
-        if (Database.Parse(ctx.Options.Database).Kind == "memory") return 0;
-        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
-        var ids = await journal.CurrentPersistenceIds()
-            .Where(id => id.StartsWith(PoolPrefix, StringComparison.Ordinal))
-            .RunWith(Sink.Seq<string>(), system.Materializer()).WaitAsync(ctx.Options.AskTimeout * 3, ct).ConfigureAwait(false);
+        var db = Database.Parse(ctx.Options.Database);
+        if (db.Kind == "memory") return 0;
+        IReadOnlyList<string> ids;
+        if (ctx.Options.Journal == "actornat")
+        {
+            ids = await Journal.JournalQueries.PersistenceIdsAsync(db, PoolPrefix, ct).WaitAsync(ctx.Options.AskTimeout * 3, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+            ids = await journal.CurrentPersistenceIds()
+                .Where(id => id.StartsWith(PoolPrefix, StringComparison.Ordinal))
+                .RunWith(Sink.Seq<string>(), system.Materializer()).WaitAsync(ctx.Options.AskTimeout * 3, ct).ConfigureAwait(false);
+        }
         var none = new EntryFilter();
         // A few at a time: each recovery reads its pool's journal.
         using var gate = new SemaphoreSlim(8);
