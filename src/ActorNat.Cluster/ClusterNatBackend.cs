@@ -48,22 +48,39 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             throw new NodeFencedException(ctx.Fence.Reason ?? "fenced");
         }
         if (packets.Any(Untrackable)) return await WithUntrackable(packets, ct).ConfigureAwait(false);
-        var call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout, ctx.Failover);
-        var heads = new bool[n];
-        var first = new bool[n];
+        // Steady packets of connections leased to this node are answered here (Ingress/FlowCache); the rest go to actors.
+        var cache = ctx.FlowCache;
+        long askedAt = ctx.Clock.NowMs, generation = cache.Generation;
+        bool configured = ctx.Config.Loaded;
+        CoreVerdict[]? cached = null;
+        BatchCall? call = null;
+        bool[] heads = null!, first = null!;
         var snapshot = ctx.Config.Current;
-        var firsts = new FirstPackets(ctx, snapshot);
+        FirstPackets firsts = null!;
         var last = n > 1 ? new Dictionary<(Protocol, uint, ushort), int>(n) : null;
         for (int i = 0; i < n; i++)
         {
             IcmpErrors.Classify(packets[i], out var t); // an ICMP error goes where the header it quotes belongs
             bool reply = snapshot.MayBeReply(t);
+            var server = reply ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
+            // Not after a packet of the same server endpoint that went to an actor: one connection's packets stay in order.
+            if (configured && (last is null || !last.ContainsKey(server)) && cache.TryAnswer(packets[i], askedAt, ctx.Timeouts, out var hit))
+            {
+                (cached ??= new CoreVerdict[n])[i] = hit;
+                continue;
+            }
+            if (call is null)
+            {
+                call = new BatchCall(((ExtendedActorSystem)system).Provider, n, ctx.Options.AttemptTimeout, ctx.Failover);
+                heads = new bool[n];
+                first = new bool[n];
+                firsts = new FirstPackets(ctx, snapshot);
+            }
             var msg = packets[i].ToMsg();
             if (reply) call.Set(i, ctx.PoolRegion, new PoolPacket { Pool = Keys.PoolOfReply(t, ctx.Options.PoolBuckets), Packet = msg, RequestId = (uint)i });
             else call.Set(i, ctx.ConntrackRegion, new EntityPacket { Original = t.ToMsg(), Direction = 0, Packet = msg, RequestId = (uint)i });
             if (last is not null)
             {
-                var server = reply ? (t.Proto, t.Src.Value, t.SPort) : (t.Proto, t.Dst.Value, t.DPort);
                 bool chained = last.TryGetValue(server, out var before);
                 if (chained) call.Chain(before, i);
                 last[server] = i;
@@ -73,13 +90,25 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             if (!reply && firsts.TryAdd(i, packets[i], msg)) first[i] = true;
             else heads[i] = true;
         }
+        if (cached is not null) Interlocked.Add(ref ctx.Counters.FlowCacheAnswered, cached.Count(v => v.ConntrackId != 0));
+        if (call is null) return cached!;
+        if (cached is not null)
+            for (int i = 0; i < n; i++)
+                if (cached[i].ConntrackId != 0) call.AnsweredHere(i); // a cached verdict always names its entry
         long started = Stopwatch.GetTimestamp();
         await call.RunAsync(heads, ctx.Options.Attempts, ctx.Counters, ct, firsts.Any ? firsts.Groups() : null).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started);
         var verdicts = new CoreVerdict[n];
         for (int i = 0; i < n; i++)
         {
-            var v = verdicts[i] = call.Answers[i].ToCore();
+            if (cached is not null && cached[i].ConntrackId != 0)
+            {
+                verdicts[i] = cached[i];
+                continue;
+            }
+            var answer = call.Answers[i];
+            if (answer.Lease is { } lease && call.Owners[i] is { } owner) cache.Install(lease, owner, askedAt, generation);
+            var v = verdicts[i] = answer.ToCore();
             if (v.Kind == VerdictKind.Drop || v.Direction != Direction.Original) continue;
             ctx.FlowHints.Add(packets[i].Tuple);
             if (first[i] && v.Created) ctx.AllocationObserved?.Invoke(elapsed);
@@ -167,6 +196,7 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             m.Pool = pool;
             return AskAgainWhileMoving<DestroyedCount>(ctx.PoolRegion, m, ct);
         })).ConfigureAwait(false);
+        await DropLeasesEverywhere(ct).ConfigureAwait(false);
     }
 
     public Task<ActorNat.Core.Engine.ConfigSnapshot> GetConfigAsync(CancellationToken ct = default) =>
@@ -175,8 +205,34 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
     public async Task<IReadOnlyList<ConntrackRecord>> ListAsync(ConntrackFilter filter, CancellationToken ct = default) =>
         await Collect(filter, delete: false, ct).ConfigureAwait(false);
 
-    public async Task<int> DeleteAsync(ConntrackFilter filter, CancellationToken ct = default) =>
-        (await Collect(filter, delete: true, ct).ConfigureAwait(false)).Count;
+    public async Task<int> DeleteAsync(ConntrackFilter filter, CancellationToken ct = default)
+    {
+        int n = (await Collect(filter, delete: true, ct).ConfigureAwait(false)).Count;
+        if (n > 0) await DropLeasesEverywhere(ct).ConfigureAwait(false);
+        return n;
+    }
+
+    /// <summary>
+    /// After a deletion (conntrack -D/-F, the masquerade clean-up) every node's flow cache drops its copies before the
+    /// command returns: the pools evict at once, the entities revoke their leases a moment later, and no packet after
+    /// the command may be answered from a copy of an entry it deleted.
+    /// </summary>
+    private async Task DropLeasesEverywhere(CancellationToken ct)
+    {
+        var state = Akka.Cluster.Cluster.Get(system).State;
+        var members = state.Members.Where(m => m.Status == MemberStatus.Up && !state.Unreachable.Contains(m)).ToList();
+        await Task.WhenAll(members.Select(async m =>
+        {
+            try
+            {
+                await system.ActorSelection($"{m.Address}/user/{FlowCacheActor.Name}").Ask<LeasesDropped>(new DropLeases(), Timeout, ct).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                // A member that does not answer within the timeout is unreachable or gone: its copies lapse within their term.
+            }
+        })).ConfigureAwait(false);
+    }
 
     public async Task<long> CountAsync(CancellationToken ct = default) =>
         (await Collect(ConntrackFilter.All, delete: false, ct).ConfigureAwait(false)).Count;

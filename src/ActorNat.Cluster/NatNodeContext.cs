@@ -35,6 +35,12 @@ public sealed class NatNodeContext
 
     /// <summary>Connections this node's ingress has seen answered: which way a client's packet goes first.</summary>
     public Ingress.FlowHints FlowHints { get; } = new();
+
+    /// <summary>Copies of entries leased to this node: its ingress answers their steady packets itself.</summary>
+    public Ingress.FlowCache FlowCache { get; } = new();
+
+    /// <summary>Each node's flow cache actor, resolved once (entities revoke their leases there).</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<Address, IActorRef> FlowCacheRefs { get; } = new();
     public ConntrackTimeouts Timeouts { get; set; } = ConntrackTimeouts.Default;
     public string NodeName { get; set; }
 

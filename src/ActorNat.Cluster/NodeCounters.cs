@@ -10,6 +10,8 @@ public sealed class NodeCounters
     public long Held;
     /// <summary>Pool commands dropped and packets refused while this node was fenced.</summary>
     public long Fenced;
+    /// <summary>Packets this node's ingress answered from its flow cache (leased entries' steady packets).</summary>
+    public long FlowCacheAnswered;
 
     public IReadOnlyList<(string Name, long Value)> All() =>
     [

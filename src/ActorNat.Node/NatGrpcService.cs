@@ -14,7 +14,7 @@ public sealed class NatGrpcService(INatBackend backend, IOptions<NodeOptions> op
     {
         var packet = PacketMapper.ToPacket(request.Packet);
         var verdict = await backend.TranslateAsync(packet, context.CancellationToken);
-        var reply = PacketMapper.ToApi(verdict, packet, request.Packet.IdempotencyKey);
+        var reply = PacketMapper.ToApi(verdict, packet, request.Packet.IdempotencyKey, request.Packet.HasSrcIp);
         if (request.WithEntry) await FillEntry(reply, context.CancellationToken);
         return reply;
     }
@@ -59,7 +59,7 @@ public sealed class NatGrpcService(INatBackend backend, IOptions<NodeOptions> op
                 var answer = new Wire.VerdictBatch { BatchId = batch.BatchId };
                 for (int i = 0; i < verdicts.Length; i++)
                 {
-                    var reply = PacketMapper.ToApi(verdicts[i], packets[i], batch.Packets[i].IdempotencyKey);
+                    var reply = PacketMapper.ToApi(verdicts[i], packets[i], batch.Packets[i].IdempotencyKey, batch.Packets[i].HasSrcIp);
                     if (batch.Packets[i].WithEntry) await FillEntry(reply, CancellationToken.None);
                     answer.Verdicts.Add(reply);
                 }

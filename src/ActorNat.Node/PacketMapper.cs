@@ -26,8 +26,7 @@ public static class PacketMapper
             Wire.IpProtocol.Unspecified => throw Invalid($"{path}.protocol", "unspecified", "expected tcp, udp or icmp"),
             _ => throw Invalid($"{path}.protocol", ((int)m.Protocol).ToString(), "unknown protocol (expected tcp=6, udp=17 or icmp=1)"),
         };
-        var src = Address(m.SrcAddress, $"{path}.src_address");
-        var dst = Address(m.DstAddress, $"{path}.dst_address");
+        var (src, dst) = Addresses(m.HasSrcIp, m.SrcIp, m.SrcAddress, m.HasDstIp, m.DstIp, m.DstAddress, path);
         if (m.PayloadLength > ushort.MaxValue) throw Invalid($"{path}.payload_length", m.PayloadLength.ToString(), "out of range 0-65535");
 
         if (proto == Protocol.Icmp)
@@ -73,8 +72,7 @@ public static class PacketMapper
     /// <summary>The header an ICMP error quotes: validated field by field, as a packet's.</summary>
     private static FiveTuple Quoted(Wire.Tuple t, string path)
     {
-        var src = Address(t.SrcAddress, $"{path}.src_address");
-        var dst = Address(t.DstAddress, $"{path}.dst_address");
+        var (src, dst) = Addresses(t.HasSrcIp, t.SrcIp, t.SrcAddress, t.HasDstIp, t.DstIp, t.DstAddress, path);
         switch (t.Protocol)
         {
             case Wire.IpProtocol.Icmp:
@@ -99,6 +97,17 @@ public static class PacketMapper
         }
     }
 
+    /// <summary>Both addresses, binary (src_ip/dst_ip, both set, strings empty) or dotted quads.</summary>
+    private static (IPv4 Src, IPv4 Dst) Addresses(bool hasSrcIp, uint srcIp, string srcText, bool hasDstIp, uint dstIp, string dstText, string path)
+    {
+        if (!hasSrcIp && !hasDstIp) return (Address(srcText, $"{path}.src_address"), Address(dstText, $"{path}.dst_address"));
+        if (!hasSrcIp) throw Invalid($"{path}.src_ip", "unset", "set both src_ip and dst_ip, or neither");
+        if (!hasDstIp) throw Invalid($"{path}.dst_ip", "unset", "set both src_ip and dst_ip, or neither");
+        if (srcText.Length > 0) throw Invalid($"{path}.src_address", $"\"{FieldLimits.Cut(srcText)}\"", "not allowed with src_ip");
+        if (dstText.Length > 0) throw Invalid($"{path}.dst_address", $"\"{FieldLimits.Cut(dstText)}\"", "not allowed with dst_ip");
+        return (new IPv4(srcIp), new IPv4(dstIp));
+    }
+
     /// <summary>A dotted quad as inet_pton reads it: four decimal octets, no leading zeros (no tool precedent binds here).</summary>
     private static IPv4 Address(string text, string field)
     {
@@ -121,9 +130,11 @@ public static class PacketMapper
         _ => (Wire.IpProtocol)(int)p,
     };
 
-    public static Wire.Tuple ToApi(in FiveTuple t)
+    public static Wire.Tuple ToApi(in FiveTuple t, bool binary = false)
     {
-        var m = new Wire.Tuple { Protocol = ToApi(t.Proto), SrcAddress = t.Src.ToString(), DstAddress = t.Dst.ToString() };
+        var m = binary
+            ? new Wire.Tuple { Protocol = ToApi(t.Proto), SrcIp = t.Src.Value, DstIp = t.Dst.Value }
+            : new Wire.Tuple { Protocol = ToApi(t.Proto), SrcAddress = t.Src.ToString(), DstAddress = t.Dst.ToString() };
         if (t.Proto == Protocol.Icmp) { m.IcmpType = t.IcmpType; m.IcmpCode = t.IcmpCode; m.IcmpId = t.IcmpId; }
         else { m.SrcPort = t.SPort; m.DstPort = t.DPort; }
         return m;
@@ -132,8 +143,8 @@ public static class PacketMapper
     public static FiveTuple FromApi(Wire.Tuple t)
     {
         var proto = t.Protocol switch { Wire.IpProtocol.Icmp => Protocol.Icmp, Wire.IpProtocol.Tcp => Protocol.Tcp, _ => Protocol.Udp };
-        var src = IPv4.Parse(t.SrcAddress);
-        var dst = IPv4.Parse(t.DstAddress);
+        var src = t.HasSrcIp ? new IPv4(t.SrcIp) : IPv4.Parse(t.SrcAddress);
+        var dst = t.HasDstIp ? new IPv4(t.DstIp) : IPv4.Parse(t.DstAddress);
         return proto == Protocol.Icmp
             ? FiveTuple.Icmp(src, dst, (byte)t.IcmpType, (byte)t.IcmpCode, (ushort)t.IcmpId)
             : new FiveTuple(proto, src, dst, (ushort)t.SrcPort, (ushort)t.DstPort);
@@ -144,7 +155,7 @@ public static class PacketMapper
     /// way out the reply tuple is the inverse of the rewritten packet; on the way back the original is the inverse of
     /// the rewritten packet.
     /// </summary>
-    public static Wire.Verdict ToApi(in Verdict v, in Packet packet, string idempotencyKey)
+    public static Wire.Verdict ToApi(in Verdict v, in Packet packet, string idempotencyKey, bool binary = false)
     {
         var m = new Wire.Verdict
         {
@@ -155,7 +166,7 @@ public static class PacketMapper
                 VerdictKind.Untracked => Wire.VerdictAction.Untracked,
                 _ => Wire.VerdictAction.Drop,
             },
-            Rewritten = ToApi(v.Rewritten),
+            Rewritten = ToApi(v.Rewritten, binary),
             DropReason = v.Kind == VerdictKind.Drop ? v.Reason.Name() : "",
             ConntrackId = v.ConntrackId,
             Direction = v.Direction == Direction.Reply ? Wire.PacketDirection.Reply : Wire.PacketDirection.Original,
@@ -169,30 +180,30 @@ public static class PacketMapper
         {
             // The connection's tuples follow from the quoted header: it was a packet of the other direction.
             m.Related = true;
-            m.EmbeddedRewritten = ToApi(v.Embedded!.Value);
+            m.EmbeddedRewritten = ToApi(v.Embedded!.Value, binary);
             var quoted = packet.Embedded!.Value;
             if (v.Direction == Direction.Reply)
             {
-                m.Original = ToApi(v.Embedded!.Value); // the client's packet as it left the client
-                m.Reply = ToApi(quoted.Invert());
+                m.Original = ToApi(v.Embedded!.Value, binary); // the client's packet as it left the client
+                m.Reply = ToApi(quoted.Invert(), binary);
             }
             else
             {
-                m.Original = ToApi(quoted.Invert());
-                m.Reply = ToApi(v.Embedded!.Value);    // the server's packet as it left the server
+                m.Original = ToApi(quoted.Invert(), binary);
+                m.Reply = ToApi(v.Embedded!.Value, binary);    // the server's packet as it left the server
             }
         }
         else if (v.Kind is VerdictKind.Translate or VerdictKind.NoNat)
         {
             if (v.Direction == Direction.Original)
             {
-                m.Original = ToApi(packet.Tuple);
-                m.Reply = ToApi(v.Rewritten.Invert());
+                m.Original = ToApi(packet.Tuple, binary);
+                m.Reply = ToApi(v.Rewritten.Invert(), binary);
             }
             else
             {
-                m.Original = ToApi(v.Rewritten.Invert());
-                m.Reply = ToApi(packet.Tuple);
+                m.Original = ToApi(v.Rewritten.Invert(), binary);
+                m.Reply = ToApi(packet.Tuple, binary);
             }
         }
         return m;

@@ -57,6 +57,11 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
             new GetConfig(), cfg, new ConfigLineApplied { Line = "ip route add default via 10.0.2.2" }, new GetNodeStats(), stats,
             new Counter { Name = "drop", Value = 1 }, StopEntity.Instance, T, packet, state,
             new Messages.Verdict { Kind = 0, Rewritten = T, Direction = 1, ConntrackId = 9, Created = true }, range,
+            new Lease { Original = T, Reply = T, State = state, ConntrackId = 9, Epoch = 4 },
+            new Messages.Verdict { Kind = 0, Rewritten = T, ConntrackId = 9, Lease = new Lease { Original = T, Reply = T, State = state, ConntrackId = 9, Epoch = 4 } },
+            new LeaseRefresh { Original = T, ConntrackId = 9, Epoch = 4, State = state }, new LeaseRenewed { Original = T, ConntrackId = 9, Epoch = 4, ExpiresMs = 99 },
+            new LeaseRevoke { Original = T, ConntrackId = 9, Epoch = 4 }, new LeaseRevoked { Original = T, ConntrackId = 9, Epoch = 4, State = state },
+            new DropLeases(), new LeasesDropped { Count = 2 },
         ];
         return all.Select(m => new[] { m });
     }

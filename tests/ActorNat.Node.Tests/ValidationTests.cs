@@ -31,6 +31,10 @@ public class ValidationTests
         { "embedded-port-too-big", "packet.embedded.dst_port", "70000" },
         { "embedded-no-proto", "packet.embedded.protocol", "unspecified" },
         { "embedded-ports-on-icmp", "packet.embedded.src_port", "5" },
+        { "src-ip-without-dst-ip", "packet.dst_ip", "unset" },
+        { "dst-ip-without-src-ip", "packet.src_ip", "unset" },
+        { "src-ip-and-src-address", "packet.src_address", "\"172.18.0.2\"" },
+        { "embedded-dst-ip-and-address", "packet.embedded.dst_address", "\"192.0.2.80\"" },
     };
 
     private static Wire.PacketMeta PortUnreachable(Wire.Tuple quoted) => new()
@@ -68,6 +72,10 @@ public class ValidationTests
             case "embedded-port-too-big": p = PortUnreachable(Quoted()); p.Embedded.DstPort = 70000; break;
             case "embedded-no-proto": p = PortUnreachable(Quoted()); p.Embedded.Protocol = Wire.IpProtocol.Unspecified; break;
             case "embedded-ports-on-icmp": p = PortUnreachable(Quoted()); p.Embedded.Protocol = Wire.IpProtocol.Icmp; p.Embedded.SrcPort = 5; p.Embedded.DstPort = 0; break;
+            case "src-ip-without-dst-ip": p.SrcIp = 0xAC120002; p.SrcAddress = ""; break;
+            case "dst-ip-without-src-ip": p.DstIp = 0xC0000250; p.DstAddress = ""; break;
+            case "src-ip-and-src-address": p.SrcIp = 0xAC120002; p.DstIp = 0xC0000250; p.DstAddress = ""; break;
+            case "embedded-dst-ip-and-address": p = PortUnreachable(Quoted()); p.Embedded.SrcIp = 0x0A00020F; p.Embedded.DstIp = 0xC0000250; p.Embedded.SrcAddress = ""; break;
             default: throw new ArgumentException(name);
         }
         return p;
@@ -98,6 +106,27 @@ public class ValidationTests
 
         Assert.Equal(0ul, await n.CountAsync());
         Assert.Equal(statsBefore, (await n.Admin.ConntrackStatsAsync(new Wire.Empty())).ToString());
+    }
+
+    [Fact]
+    public async Task Binary_addresses_give_the_same_verdicts_with_binary_tuples()
+    {
+        await using var n = await LiveNode.StartArticleAsync();
+        var text = LiveNode.Udp("172.18.0.2", 40000, "192.0.2.53", 53);
+        var binary = LiveNode.Udp("172.18.0.2", 40001, "192.0.2.53", 53);
+        binary.SrcAddress = binary.DstAddress = "";
+        binary.SrcIp = 0xAC120002; // 172.18.0.2
+        binary.DstIp = 0xC0000235; // 192.0.2.53
+        var t = await n.Nat.TranslateAsync(new Wire.TranslateRequest { Packet = text });
+        var b = await n.Nat.TranslateAsync(new Wire.TranslateRequest { Packet = binary });
+        Assert.Equal((Wire.VerdictAction.Translate, "10.0.2.15"), (t.Action, t.Rewritten.SrcAddress));
+        Assert.Equal((Wire.VerdictAction.Translate, 0x0A00020Fu, "", 40001u), (b.Action, b.Rewritten.SrcIp, b.Rewritten.SrcAddress, b.Rewritten.SrcPort));
+        Assert.Equal((0xC0000235u, 0xAC120002u, 0x0A00020Fu), (b.Rewritten.DstIp, b.Original.SrcIp, b.Reply.DstIp));
+        Assert.False(t.Rewritten.HasSrcIp);
+        // The answer, binary too, goes back to the client.
+        var answer = new Wire.PacketMeta { Protocol = Wire.IpProtocol.Udp, SrcIp = 0xC0000235, DstIp = 0x0A00020F, SrcPort = 53, DstPort = 40001 };
+        var back = await n.Nat.TranslateAsync(new Wire.TranslateRequest { Packet = answer });
+        Assert.Equal((Wire.PacketDirection.Reply, 0xAC120002u, 40001u, b.ConntrackId), (back.Direction, back.Rewritten.DstIp, back.Rewritten.DstPort, back.ConntrackId));
     }
 
     [Theory]

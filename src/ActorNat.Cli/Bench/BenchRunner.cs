@@ -25,6 +25,8 @@ public sealed record BenchSettings
     public double NewShare { get; init; } = 0.5;
     /// <summary>The node's process id when it runs on this machine: its CPU time in the measured interval is reported.</summary>
     public int? NodePid { get; init; }
+    /// <summary>The measured packets carry binary addresses (PacketMeta.src_ip/dst_ip), and so do their verdicts.</summary>
+    public bool BinaryAddresses { get; init; }
 }
 
 /// <summary>One interval of a run: its end (seconds from the start), verdicts/s and failed calls/s in it, and whether it was measured.</summary>
@@ -253,6 +255,9 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         public readonly bool[] Reply = new bool[n];
     }
 
+    /// <summary>A measured packet as it goes out: with binary addresses when asked.</summary>
+    private Wire.PacketMeta OnWire(Wire.PacketMeta p) => settings.BinaryAddresses ? FlowSpace.AsBinary(p) : p;
+
     private void Fill(Slots s, int count, Random rng, Action<Wire.PacketMeta> add)
     {
         for (int i = 0; i < count; i++)
@@ -269,7 +274,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
                 s.Flow[i] = f;
                 s.LiveIndex[i] = -1;
                 s.Reply[i] = false;
-                add(FlowSpace.Packet(f));
+                add(OnWire(FlowSpace.Packet(f)));
             }
             else
             {
@@ -278,7 +283,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
                 s.Flow[i] = l.Flow;
                 s.LiveIndex[i] = li;
                 s.Reply[i] = rng.Next(2) == 1; // both directions
-                add(s.Reply[i] ? FlowSpace.ReplyPacket(l.Flow, l.NatIp, l.NatPort) : FlowSpace.Packet(l.Flow));
+                add(OnWire(s.Reply[i] ? FlowSpace.ReplyPacket(l.Flow, l.NatIp, l.NatPort) : FlowSpace.Packet(l.Flow)));
             }
         }
     }
@@ -315,6 +320,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
                 }
                 if (++sampleCounter % settings.CheckEvery == 0)
                 {
+                    if (settings.BinaryAddresses) v = FlowSpace.AsText(v);
                     if (s.LiveIndex[i] < 0) checker.CheckNew(s.Flow[i], v);
                     else
                     {

@@ -41,6 +41,28 @@ public static class FlowSpace
         Protocol = Wire.IpProtocol.Udp, SrcAddress = f.Dst, SrcPort = f.DstPort, DstAddress = natIp, DstPort = natPort, PayloadLength = 18,
     };
 
+    /// <summary>The packet with its addresses as 32-bit numbers (PacketMeta.src_ip/dst_ip) instead of dotted quads.</summary>
+    public static Wire.PacketMeta AsBinary(Wire.PacketMeta p)
+    {
+        p.SrcIp = Core.Net.IPv4.Parse(p.SrcAddress).Value;
+        p.DstIp = Core.Net.IPv4.Parse(p.DstAddress).Value;
+        p.SrcAddress = p.DstAddress = "";
+        return p;
+    }
+
+    /// <summary>A verdict with binary tuples, its addresses written out (for the checker, which compares text).</summary>
+    public static Wire.Verdict AsText(Wire.Verdict v)
+    {
+        v = v.Clone();
+        foreach (var t in new[] { v.Rewritten, v.Original, v.Reply })
+        {
+            if (t is null) continue;
+            if (t.HasSrcIp) t.SrcAddress = new Core.Net.IPv4(t.SrcIp).ToString();
+            if (t.HasDstIp) t.DstAddress = new Core.Net.IPv4(t.DstIp).ToString();
+        }
+        return v;
+    }
+
     /// <summary>The article's router (oracle scenario "article"): what the bench configures unless --config or --no-config.</summary>
     public static readonly string[] ArticleConfig =
     [

@@ -31,6 +31,7 @@ public static partial class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the text report." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress line on stderr." };
         var report = new Option<FileInfo?>("--report") { Description = "Also write a self-contained HTML page with plots: throughput over time and the latency histogram.", HelpName = "FILE.html" };
+        var binary = new Option<bool>("--binary-addresses") { Description = "Carry the measured packets' IPv4 addresses as 32-bit numbers (PacketMeta.src_ip/dst_ip) instead of dotted quads; their verdicts come back the same way." };
         var nodePid = new Option<int?>("--node-pid") { Description = "The node's process id, when it runs on this machine: report its CPU time per verdict (steadier than verdicts/s on a shared machine).", HelpName = "PID" };
 
         var cmd = new Command("bench", """
@@ -51,7 +52,7 @@ public static partial class BenchCommand
             drawing from one flow space; the configuration, flush and listing go to the first node.
             """)
         {
-            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report,
+            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report, binary,
         };
         cmd.SetAction((parse, ct) => ClientContext.Run(parse, ct, async (c, ct) =>
         {
@@ -67,6 +68,7 @@ public static partial class BenchCommand
                 NewShare = parse.GetValue(newShare),
                 CheckEvery = parse.GetValue(checkEvery),
                 NodePid = parse.GetValue(nodePid),
+                BinaryAddresses = parse.GetValue(binary),
             };
             if (settings.Batch < 1) throw new UsageException("--batch must be at least 1");
             if (settings.Concurrency < 1) throw new UsageException("--concurrency must be at least 1");

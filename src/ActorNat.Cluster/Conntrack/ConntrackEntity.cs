@@ -1,4 +1,3 @@
-using ActorNat.Cluster.Failover;
 using Akka.Actor;
 using ActorNat.Cluster.Messages;
 using ActorNat.Core.Conntrack;
@@ -19,12 +18,16 @@ namespace ActorNat.Cluster.Conntrack;
 /// node's loss) gets it back from the pool: with an answer the pool forwards, with the pool's expiry check, or, for a
 /// client's packet, by asking to allocate again, which the pool answers with the entry it holds.
 /// </summary>
-public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTimers
+public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTimers
 {
-    private static readonly TimeSpan AllocationRetry = TimeSpan.FromSeconds(2);
-    private const int AllocationAttempts = 5;
     /// <summary>The pool's copy of the expiry is never more than this much earlier than the entity's own.</summary>
     public const long ReportSlackMs = 1000;
+
+    /// <summary>
+    /// An expiry that moved on by more than this is reported to the pool: the slack, less what a leased copy may carry
+    /// the expiry beyond this entity's (<see cref="Ingress.FlowCache.WindowMs"/>) once the entry is leased.
+    /// </summary>
+    private long ReportAfterMs => HasLeases ? ReportSlackMs - Ingress.FlowCache.WindowMs : ReportSlackMs;
 
     private readonly NatNodeContext _ctx;
     private readonly string _name;
@@ -32,11 +35,8 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
     private ConntrackEntry _entry;
     private string _pool = "";
     private CoreState _poolKnows;
-    private IActorRef? _waiting;
     private IActorRef _replyTo = ActorRefs.Nobody;
-    private uint _replyId, _waitingId; // the request ids to echo: one reply target may serve a whole batch
-    private CorePacket _first;
-    private Allocate? _pending;
+    private uint _replyId; // the request id to echo: one reply target may serve a whole batch
     private static readonly TimeSpan UpdateRetry = TimeSpan.FromMilliseconds(500);
     private const int UpdateAttempts = 10;
     private HolderUpdate? _unacked; // the newest update the pool has not acknowledged; sent again until it does
@@ -53,10 +53,10 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
     // An untyped actor: one is created per new flow, and a ReceiveActor builds its handlers per instance and per Become.
     protected override void OnReceive(object message) => Active(message);
 
+    private void Active(object message) => Dispatch(message, Sender);
+
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
-    private int _attempts;
-    private long _allocationStarted;
 
     protected override void PreStart() => _ctx.ActivationObserver?.Invoke(_ctx.NodeName, _name, true);
 
@@ -140,11 +140,11 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
                 Open(packet, now);
                 return;
         }
-        Reply(Rewrite(dir, packet.Tuple));
+        Reply(Rewrite(dir, packet.Tuple), Grant(replyTo, now));
         // The pool's copy decides expiry and eviction, and journals the changes that matter: tell it when the state
         // changed or the expiry moved on.
         bool changed = before.Tcp != _entry.State.Tcp || before.Status != _entry.State.Status;
-        if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportSlackMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
+        if (changed || _entry.State.ExpiresMs > _poolKnows.ExpiresMs + ReportAfterMs || _entry.State.ExpiresMs < _poolKnows.ExpiresMs)
             TellPool();
     }
 
@@ -162,154 +162,24 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         Reply(CoreVerdict.Untracked(packet.Tuple));
     }
 
-    /// <summary>A new connection: decide (router snapshot), allocate (bysource index, then pool), answer.</summary>
-    private void Open(CorePacket packet, long now)
+    /// <summary>The entry's commands; one that may change the entry waits until its leased copies are back.</summary>
+    private void Dispatch(object message, IActorRef sender)
     {
-        var tuple = packet.Tuple;
-        if (ConnTracker.Start(out var state, tuple, packet.Flags, packet.SeqEnd, now, _ctx.Timeouts) == PacketOutcome.Invalid)
+        if (HasLeases && ChangesEntry(message))
         {
-            Interlocked.Increment(ref _ctx.Counters.Invalid);
-            Reply(CoreVerdict.InvalidNew(tuple));
+            BeginRevoke(message, sender);
             return;
         }
-        var decision = _ctx.Config.Current.Decide(tuple);
-        if (decision.Kind == DecisionKind.Drop)
-        {
-            Interlocked.Increment(ref _ctx.Counters.Drop);
-            Reply(CoreVerdict.Dropped(decision.Reason, tuple));
-            return;
-        }
-        bool syn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent;
-        var allocate = new Allocate
-        {
-            Original = tuple.ToMsg(), Range = decision.Range.ToMsg(), TcpSyn = syn, SynSeqEnd = packet.SeqEnd,
-            State = state.ToMsg(), ConntrackId = (ulong)Random.Shared.NextInt64(1, long.MaxValue),
-            MasqueradeInterface = decision.Masquerade ? decision.OutInterface : "",
-        };
-        _waiting = _replyTo;
-        _waitingId = _replyId;
-        _first = packet;
-        _pending = allocate;
-        _attempts = 0;
-        _allocationStarted = System.Diagnostics.Stopwatch.GetTimestamp();
-        RequestAllocation();
-        Context.Become(Allocating);
-    }
-
-    /// <summary>
-    /// Asks (again) for the allocation. A message lost while a shard moves must not leave this entity waiting for
-    /// ever; asking again is safe, since a pool answers a second request for the same tuple with what it holds.
-    /// </summary>
-    private void RequestAllocation()
-    {
-        var tuple = _first.Tuple;
-        _attempts++;
-        _ctx.SourceRegion.Tell(new LookupThenAllocate
-        {
-            Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets), Allocate = _pending,
-        });
-        // Sooner while shards move (FailoverWindow): a request lost to the lost node reaches the new home quickly, and
-        // one sent before a member was downed is sent again as soon as it is (FailoverWindow.Generation), not 2 s later.
-        _askedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        _askedGeneration = _ctx.Failover.Generation;
-        Timers.StartSingleTimer("allocation", Tick.Instance, FailoverWindow.RetryEvery);
-    }
-
-    private long _askedAt, _askedGeneration;
-
-    /// <summary>Time to ask again: the usual wait has passed, or a member was lost since the last ask.</summary>
-    private bool AskAgainNow() =>
-        _ctx.Failover.Generation != _askedGeneration
-        || System.Diagnostics.Stopwatch.GetElapsedTime(_askedAt) >= _ctx.Failover.RetryAfter(AllocationRetry);
-
-    private void Allocating(object message)
-    {
-        switch (message)
-        {
-            case Allocated a:
-                OnAllocated(a);
-                break;
-            case Tick when System.Diagnostics.Stopwatch.GetElapsedTime(_allocationStarted) < AllocationRetry * AllocationAttempts:
-                if (AskAgainNow()) RequestAllocation();
-                else Timers.StartSingleTimer("allocation", Tick.Instance, FailoverWindow.RetryEvery);
-                break;
-            case Tick:
-                // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.
-                Context.Become(Active);
-                _waiting = null;
-                _pending = null;
-                Stash.UnstashAll();
-                break;
-            case StopEntity:
-                // A shard hand-off must not wait for an allocation (it may wait on a pool that is moving too): stop
-                // now. The callers ask again, and the pool answers the next incarnation with what it reserved, if anything.
-                Context.Stop(Self);
-                break;
-            default:
-                Stash.Stash();
-                break;
-        }
-    }
-
-    private void OnAllocated(Allocated a)
-    {
-        var tuple = _first.Tuple;
-        var replyTo = _waiting!;
-        var pending = _pending!;
-        Timers.Cancel("allocation");
-        Context.Become(Active);
-        _waiting = null;
-        _pending = null;
-        Interlocked.Add(ref _ctx.Counters.Found, a.Collisions);
-        if (!a.Ok)
-        {
-            Interlocked.Increment(ref _ctx.Counters.InsertFailed);
-            Interlocked.Increment(ref _ctx.Counters.Drop);
-            replyTo.Tell(Answer(CoreVerdict.Dropped(DropReason.PortsExhausted, tuple), _waitingId));
-            Stash.UnstashAll();
-            return;
-        }
-        var ip = new IPv4(a.Ip);
-        var port = (ushort)a.Port;
-        var reply = PortAllocator.ReplyFor(tuple, ip, port);
-        var pool = Keys.PoolOfReply(reply, _ctx.Options.PoolBuckets);
-        var masquerade = pending.MasqueradeInterface.Length == 0 ? null : pending.MasqueradeInterface;
-        if (a.Existing)
-        {
-            // The pool already holds this connection (a repeated first packet, or this incarnation lost its memory):
-            // carry on with its entry, the first packet first, then those that waited.
-            Adopt(new ConntrackEntry { Id = a.ConntrackId, Original = tuple, Reply = reply, State = a.State.ToCore(), MasqueradeInterface = masquerade }, pool);
-            Handle(new EntityPacket { Original = tuple.ToMsg(), Direction = 0, Packet = _first.ToMsg(), RequestId = _waitingId }, replyTo);
-            Stash.UnstashAll();
-            return;
-        }
-        ConnTracker.Start(out var state, tuple, _first.Flags, _first.SeqEnd, _ctx.Clock.NowMs, _ctx.Timeouts);
-        if (ip != tuple.Src || port != tuple.Key) state.Status |= ConnStatus.SrcNat;
-        // The pool made the reservation durable before it answered: that is the acknowledgement.
-        Adopt(new ConntrackEntry { Id = pending.ConntrackId, Original = tuple, Reply = reply, State = state, MasqueradeInterface = masquerade }, pool);
-        Interlocked.Increment(ref _ctx.Counters.Insert);
-        _ctx.EntryEvent?.Invoke(_entry, null);
-        _ctx.AllocationObserved?.Invoke(System.Diagnostics.Stopwatch.GetElapsedTime(_allocationStarted));
-        var kind = _entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
-        replyTo.Tell(Answer(new CoreVerdict(kind, DropReason.None, tuple.WithSource(ip, port), Direction.Original, _entry.Id, true), _waitingId));
-        _ctx.SourceRegion.Tell(new RegisterSource
-        {
-            Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets),
-            Proto = (uint)tuple.Proto, Client = tuple.Src.Value, ClientPort = tuple.Key,
-            Mapping = new SourceMapping { Ip = ip.Value, Port = port, ConntrackId = _entry.Id },
-        });
-        Stash.UnstashAll();
-    }
-
-    private void Active(object message)
-    {
         switch (message)
         {
             case EntityPacket m:
-                Handle(m, Sender);
+                Handle(m, sender);
+                break;
+            case LeaseRefresh r:
+                OnLeaseRefresh(r, sender);
                 break;
             case Expire e:
-                OnExpire(e);
+                OnExpire(e, sender);
                 break;
             case Evict e:
                 if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
@@ -337,9 +207,9 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         }
     }
 
-    private void OnExpire(Expire m)
+    private void OnExpire(Expire m, IActorRef sender)
     {
-        if (NotConfigured(m, Sender)) return;
+        if (NotConfigured(m, sender)) return;
         var now = _ctx.Clock.NowMs;
         var poolCopy = m.State?.ToCore();
         if (!_exists && m.Reply is not null && poolCopy is { } copy && !copy.IsExpired(now))
@@ -354,7 +224,7 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         if (!_exists)
         {
             // Nothing here, and the pool's copy has run out too: the pool frees the holder it asked about.
-            Sender.Tell(new EntryGone { Original = m.Original });
+            sender.Tell(new EntryGone { Original = m.Original });
             return;
         }
         // The later of the two expiries: neither this incarnation nor the pool's copy has seen every refresh.
@@ -426,7 +296,12 @@ public sealed class ConntrackEntity : UntypedActor, IWithUnboundedStash, IWithTi
         return new CoreVerdict(kind, DropReason.None, rewritten, dir, _entry.Id, false);
     }
 
-    private void Reply(in CoreVerdict v) => _replyTo.Tell(Answer(v, _replyId));
+    private void Reply(in CoreVerdict v, Lease? lease = null)
+    {
+        var answer = Answer(v, _replyId);
+        answer.Lease = lease;
+        _replyTo.Tell(answer);
+    }
 
     private static Messages.Verdict Answer(in CoreVerdict v, uint requestId)
     {

@@ -70,7 +70,7 @@ public sealed class FailoverWatcher : UntypedActor, IWithTimers
 }
 
 /// <summary>
-/// Publishes Akka's AddressTerminated (internal types, reached by reflection; <c>LeaseTests</c> checks they exist) to
+/// Publishes Akka's AddressTerminated (internal types, reached by reflection; <c>FenceLeaseTests</c> checks they exist) to
 /// every actor that watches an actor at that address.
 /// </summary>
 public static class AddressTerminatedPublisher

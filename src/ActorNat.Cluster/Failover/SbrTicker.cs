@@ -11,7 +11,7 @@ namespace ActorNat.Cluster.Failover;
 /// unreachable to downed with stable-after 0.75 s. This actor sends the resolver that same tick message every
 /// <see cref="Every"/>; the resolver's decision is unchanged (it acts only once the unreachable set has been stable
 /// for stable-after), only when it looks. If a future Akka renames the tick, nothing is sent and a warning says so
-/// (<c>SbrTickerTests</c> fails first).
+/// (<c>FenceLeaseTests</c> fails first).
 /// </summary>
 public sealed class SbrTicker : UntypedActor, IWithTimers
 {

@@ -184,6 +184,7 @@ public static class ActorNatHosting
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover, renotify: !o.SerializeMessages), "failover-watcher");
             system.ActorOf(LeaseKeeper.Props(ctx.Fence, ctx.Timing.Lease), LeaseKeeper.Name);
             if (!o.SerializeMessages) system.ActorOf(Failover.SbrTicker.Props(), "sbr-ticker");
+            system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
             registry.Register<RouterKey>(ctx.Router);

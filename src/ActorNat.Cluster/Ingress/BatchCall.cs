@@ -49,6 +49,7 @@ public sealed class BatchCall : MinimalActorRef
         _timeoutTicks = (long)(attemptTimeout.TotalSeconds * Stopwatch.Frequency);
         _left = count;
         Answers = new Verdict[count];
+        Owners = new IActorRef[count];
     }
 
     public override ActorPath Path => _path;
@@ -56,6 +57,16 @@ public sealed class BatchCall : MinimalActorRef
 
     /// <summary>The verdicts by request index, once <see cref="RunAsync"/> has returned.</summary>
     public Verdict[] Answers { get; }
+
+    /// <summary>Who answered each request that came with a lease (the entity the node's flow cache refreshes).</summary>
+    public IActorRef[] Owners { get; }
+
+    /// <summary>A request answered before the call (by the node's flow cache): nothing is sent for it.</summary>
+    public void AnsweredHere(int index)
+    {
+        _state[index] = Answered;
+        _left--;
+    }
 
     public void Set(int index, IActorRef target, object request)
     {
@@ -77,6 +88,7 @@ public sealed class BatchCall : MinimalActorRef
         _provider.RegisterTempActor(this, _path);
         try
         {
+            if (Volatile.Read(ref _left) == 0) return;
             if (groups is not null)
                 foreach (var (target, message, members) in groups)
                 {
@@ -150,6 +162,7 @@ public sealed class BatchCall : MinimalActorRef
         int i = (int)v.RequestId;
         if (Interlocked.Exchange(ref _state[i], Answered) == Answered) return; // a late answer to an earlier attempt
         Answers[i] = v;
+        if (v.Lease is not null) Owners[i] = sender;
         if (_next[i] >= 0) Send(_next[i]);
         if (Interlocked.Decrement(ref _left) == 0) _done.TrySetResult();
     }

@@ -31,6 +31,15 @@ public sealed partial class Expire : IConntrackMessage;
 public sealed partial class Evict : IConntrackMessage;
 public sealed partial class EntryGone : IClusterMessage;
 public sealed partial class HolderUpdateAck : IClusterMessage;
+public sealed partial class LeaseRefresh : IConntrackMessage;
+public sealed partial class LeaseRevoked : IConntrackMessage;
+
+// To a node's flow cache (Ingress/FlowCacheActor), by its path on that node.
+public sealed partial class Lease : IClusterMessage;
+public sealed partial class LeaseRenewed : IClusterMessage;
+public sealed partial class LeaseRevoke : IClusterMessage;
+public sealed partial class DropLeases : IClusterMessage;
+public sealed partial class LeasesDropped : IClusterMessage;
 
 public sealed partial class Allocate : IPoolMessage;
 public sealed partial class PoolAllocateBatch : IPoolMessage;

@@ -27,6 +27,8 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         [typeof(GetNodeStats)] = "gns", [typeof(NodeStats)] = "ns", [typeof(Counter)] = "co", [typeof(StopEntity)] = "st",
         [typeof(Messages.Tuple)] = "t", [typeof(Messages.Packet)] = "p", [typeof(Messages.ConnState)] = "s",
         [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r",
+        [typeof(Lease)] = "ls", [typeof(LeaseRefresh)] = "lrf", [typeof(LeaseRenewed)] = "lrn", [typeof(LeaseRevoke)] = "lrv",
+        [typeof(LeaseRevoked)] = "lrd", [typeof(DropLeases)] = "dl", [typeof(LeasesDropped)] = "ldd",
     };
 
     private static readonly Dictionary<string, MessageParser> Parsers = new()
@@ -42,6 +44,8 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         ["gns"] = GetNodeStats.Parser, ["ns"] = NodeStats.Parser, ["co"] = Counter.Parser,
         ["t"] = Messages.Tuple.Parser, ["p"] = Messages.Packet.Parser, ["s"] = Messages.ConnState.Parser,
         ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser,
+        ["ls"] = Lease.Parser, ["lrf"] = LeaseRefresh.Parser, ["lrn"] = LeaseRenewed.Parser, ["lrv"] = LeaseRevoke.Parser,
+        ["lrd"] = LeaseRevoked.Parser, ["dl"] = DropLeases.Parser, ["ldd"] = LeasesDropped.Parser,
     };
 
     public static IReadOnlyCollection<Type> Types => Manifests.Keys;

@@ -20,7 +20,7 @@ public enum PacketOutcome : byte
 /// The kernel's per-protocol packet handlers (tcp_packet, udp_packet, icmp_packet) over <see cref="ConnState"/>:
 /// state transitions, timeouts, [UNREPLIED] and [ASSURED]. Pure: the same state, packet and time give the same result.
 /// </summary>
-public static class ConnTracker
+public static partial class ConnTracker
 {
     /// <summary>Creates the state of a new connection from its first packet, or answers Invalid (no entry then).</summary>
     public static PacketOutcome Start(out ConnState state, in FiveTuple tuple, TcpFlags flags, uint seqEnd, long nowMs, ConntrackTimeouts timeouts)
