@@ -20,6 +20,13 @@ public sealed record ClusterNodeOptions
     public int Shards { get; init; } = 100;
     public int PoolBuckets { get; init; } = 16;
     public int SourceBuckets { get; init; } = 64;
+    /// <summary>Messages for another node's pools, bysource buckets and reply targets go as one envelope per node (Gateway/).</summary>
+    public bool NodeEnvelopes { get; init; } = true;
+    /// <summary>
+    /// A busy gateway sends to each node at most once per this time (a quiet one at once): 5 ms took envelopes from
+    /// ~4 messages to ~23 at 3.6k new flows/s on 3 nodes (docs/PERFORMANCE.md, issue 11 round 2).
+    /// </summary>
+    public TimeSpan EnvelopeHold { get; init; } = TimeSpan.FromMilliseconds(5);
     /// <summary>
     /// Failure detection and split brain resolution: together most of a failover's time (docs/RELIABILITY.md has the
     /// measured phases). Tuned for a LAN: a member is seen unreachable about 1.5-2 s after it stops, downed

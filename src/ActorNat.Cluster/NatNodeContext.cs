@@ -15,6 +15,7 @@ public sealed class NatNodeContext
         Options = options;
         Clock = clock;
         NodeName = options.NodeName;
+        Messenger = new Gateway.NodeMessenger(this);
         Timing = Fencing.FailoverTiming.Of(options);
         Fence = new NodeFence(options.PauseLimit > TimeSpan.Zero ? options.PauseLimit : Timing.PauseLimit);
         if (options.ActivationLog is { Length: > 0 } path)
@@ -55,6 +56,9 @@ public sealed class NatNodeContext
 
     /// <summary>Where this node serves gRPC, once its host knows (shown by cluster status).</summary>
     public string GrpcEndpoint { get; set; } = "";
+
+    /// <summary>How messages reach pools, bysource buckets and reply targets on other nodes: one envelope per node.</summary>
+    public Gateway.NodeMessenger Messenger { get; }
 
     public IActorRef ConntrackRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef PoolRegion { get; internal set; } = ActorRefs.Nobody;

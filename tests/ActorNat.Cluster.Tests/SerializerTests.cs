@@ -37,6 +37,8 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
         cfg.Lines.Add("ip addr add 10.0.2.15/24 dev eth0");
         var stats = new NodeStats { Node = "n" };
         stats.Counters.Add(new Counter { Name = "found", Value = 3 });
+        var item = new EnvelopeItem { Sender = 1, Target = 0, Manifest = "pab", Payload = new PoolAllocateBatch { Pool = "17/10.0.2.15/1", Allocations = { alloc } }.ToByteString() };
+        var envelope = new NodeEnvelope { Refs = { "akka.tcp://actornat@127.0.0.1:1/temp/a" }, Items = { item, new EnvelopeItem { Target = 1, Manifest = "v", Payload = new Messages.Verdict { RequestId = 3 }.ToByteString() } } };
         object[] all =
         [
             new EntityPacket { Original = T, Direction = 1, Packet = packet }, new Expire { Original = T }, new Evict { Original = T, Reason = 2 },
@@ -62,6 +64,7 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
             new LeaseRefresh { Original = T, ConntrackId = 9, Epoch = 4, State = state }, new LeaseRenewed { Original = T, ConntrackId = 9, Epoch = 4, ExpiresMs = 99 },
             new LeaseRevoke { Original = T, ConntrackId = 9, Epoch = 4 }, new LeaseRevoked { Original = T, ConntrackId = 9, Epoch = 4, State = state },
             new DropLeases(), new LeasesDropped { Count = 2 },
+            item, envelope,
         ];
         return all.Select(m => new[] { m });
     }

@@ -162,6 +162,7 @@ public static class ActorNatHosting
             m => m is IConntrackMessage c ? Keys.Conntrack(c.Original.ToCore()) : null!, m => m);
         var poolExtractor = HashCodeMessageExtractor.Create(shards, m => m is IPoolMessage p ? p.Pool : null!, m => m);
         var sourceExtractor = HashCodeMessageExtractor.Create(shards, m => m is ISourceMessage s ? s.Bucket : null!, m => m);
+        ctx.Messenger.Homes.Use(poolExtractor, sourceExtractor);
         var configExtractor = HashCodeMessageExtractor.Create(shards, m => m is IConfigMessage ? "config" : null!, m => m);
 
         b.WithShardRegion<ConntrackRegionKey>("conntrack", id => ConntrackEntity.Props(ctx, id), conntrackExtractor,
@@ -187,6 +188,7 @@ public static class ActorNatHosting
             system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
+            if (o.NodeEnvelopes) ctx.Messenger.Gateway = system.ActorOf(Gateway.NodeGateway.Props(ctx, ctx.Messenger), Gateway.NodeGateway.Name);
             registry.Register<RouterKey>(ctx.Router);
         });
         if (o.Seeds.Count == 0 && !joinByBootstrap)

@@ -47,6 +47,29 @@ public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
         return true;
     }
 
-    public List<(IActorRef Target, object Message, List<int> Members)> Groups() =>
-        _byBucket.Values.Select(g => (ctx.SourceRegion, (object)g.Message, g.Members)).ToList();
+    /// <summary>
+    /// One message per bucket on this node (or of unknown home), and one envelope per other node holding its buckets'
+    /// messages (sent by the gateway as one remote message).
+    /// </summary>
+    public List<(IActorRef Target, object Message, List<int> Members)> Groups()
+    {
+        var groups = new List<(IActorRef, object, List<int>)>();
+        Dictionary<Akka.Actor.Address, (List<IClusterMessage> Messages, List<int> Members)>? remote = null;
+        foreach (var (message, members) in _byBucket.Values)
+        {
+            if (ctx.Messenger.RemoteHomeOf(message) is not { } home)
+            {
+                groups.Add((ctx.SourceRegion, message, members));
+                continue;
+            }
+            remote ??= [];
+            if (!remote.TryGetValue(home, out var node)) remote[home] = node = ([], []);
+            node.Messages.Add(message);
+            node.Members.AddRange(members);
+        }
+        if (remote is not null)
+            foreach (var (home, node) in remote)
+                groups.Add((ctx.Messenger.Gateway, new Gateway.Outgoing(home, null, node.Messages), node.Members));
+        return groups;
+    }
 }

@@ -85,6 +85,12 @@ public static class Convert
         m.HasSport ? (ushort)m.Sport : null, m.HasDport ? (ushort)m.Dport : null,
         m.HasState ? (TcpState)m.State : null, m.HasId ? m.Id : null);
 
+    public static Entry ToMsg(this in ConntrackEntry e, string node) => new()
+    {
+        Id = e.Id, Original = e.Original.ToMsg(), Reply = e.Reply.ToMsg(), State = e.State.ToMsg(),
+        MasqueradeInterface = e.MasqueradeInterface ?? "", Node = node,
+    };
+
     public static ConntrackEntry ToCore(this Entry e) => new()
     {
         Id = e.Id, Original = e.Original.ToCore(), Reply = e.Reply.ToCore(), State = e.State.ToCore(),

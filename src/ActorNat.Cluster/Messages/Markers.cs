@@ -79,6 +79,8 @@ public sealed partial class ConfigLineApplied : IClusterMessage;
 public sealed partial class GetNodeStats : IClusterMessage;
 public sealed partial class NodeStats : IClusterMessage;
 public sealed partial class Counter : IClusterMessage;
+public sealed partial class NodeEnvelope : IClusterMessage;
+public sealed partial class EnvelopeItem : IClusterMessage;
 
 public sealed partial class StopEntity : IClusterMessage
 {

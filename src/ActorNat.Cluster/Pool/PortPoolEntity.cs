@@ -22,55 +22,27 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private readonly NatNodeContext _ctx;
     private readonly string _id;
-    private readonly IPv4 _ip;
+    private readonly PoolState _state;
     private readonly SeededRandom _random;
-    private readonly Dictionary<FiveTuple, Holder> _holders = [];
-    private readonly Dictionary<FiveTuple, FiveTuple> _byOriginal = [];
-    private readonly PriorityQueue<FiveTuple, long> _expiry = new();
     private int _sinceSnapshot;
-
-    /// <summary>The pool's copy of an entry, and when it next asks the entity whether its time ran out.</summary>
-    private struct Holder
-    {
-        public ConntrackEntry Entry;
-        public long CheckAtMs;
-        /// <summary>
-        /// The entity has reported since this pool started. A recovered copy only knows the state at its
-        /// reservation, so it is never taken for expired until its entity has confirmed (refreshes are not journaled).
-        /// </summary>
-        public bool Verified;
-        /// <summary>The state as last journaled.</summary>
-        public ActorNat.Core.Conntrack.ConnState Journaled;
-    }
+    private int _heldReported;
 
     public PortPoolEntity(NatNodeContext ctx, string id)
     {
         _ctx = ctx;
         _id = id;
-        _ip = Keys.PoolAddress(id);
+        _state = new PoolState(Keys.PoolAddress(id));
         _random = new SeededRandom(ctx.Options.Seed ^ SnatHash.JHash2((uint)id.GetHashCode(), (uint)id.Length, 0, 0, 7));
 
         Recover<SnapshotOffer>(o =>
         {
-            if (o.Snapshot is EntryList list)
-                foreach (var e in list.Entries) Hold(e.ToCore());
+            if (o.Snapshot is EntryList list) _state.Apply(list);
         });
-        Recover<Reserved>(HoldReserved);
-        Recover<ReservedBatch>(b =>
-        {
-            foreach (var r in b.Reserved) HoldReserved(r);
-        });
-        Recover<Released>(r => Drop(r.Reply.ToCore()));
-        Recover<HolderUpdate>(u =>
-        {
-            var reply = u.Reply.ToCore();
-            if (!_holders.TryGetValue(reply, out var h) || !SameEntry(h, u)) return;
-            h.Entry.State = h.Journaled = u.State.ToCore();
-            h.CheckAtMs = h.Entry.State.ExpiresMs;
-            _holders[reply] = h;
-        });
+        Recover<Reserved>(_state.Apply);
+        Recover<ReservedBatch>(_state.Apply);
+        Recover<Released>(_state.Apply);
+        Recover<HolderUpdate>(_state.Apply);
         Recover<RecoveryCompleted>(_ => OnRecovered());
-        _recovering = true;
 
         // Nothing that changes the pool runs while the node is fenced: another incarnation may be acting for it.
         Command<Allocate>(Fenced<Allocate>(OnAllocate));
@@ -80,11 +52,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Command<Release>(Fenced<Release>(r =>
         {
             var reply = r.Reply.ToCore();
-            if (_holders.TryGetValue(reply, out var h) && h.Entry.Id == r.ConntrackId) Free(reply);
+            if (_state.TryGet(reply, out var h) && h.Entry.Id == r.ConntrackId) Free(reply);
         }));
         Command<EntryGone>(Fenced<EntryGone>(g =>
         {
-            if (_byOriginal.TryGetValue(g.Original.ToCore(), out var reply)) Free(reply);
+            if (_state.TryReplyOf(g.Original.ToCore(), out var reply)) Free(reply);
         }));
         Command<ListEntries>(OnList);
         Command<DestroyMasqueraded>(Fenced<DestroyMasqueraded>(OnDestroyMasqueraded));
@@ -103,6 +75,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         });
     }
 
+    /// <summary>The held-entries gauge follows the state after every message (recovery, commands, write callbacks).</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        if (_state.Count != _heldReported)
+        {
+            Interlocked.Add(ref _ctx.Counters.Held, _state.Count - _heldReported);
+            _heldReported = _state.Count;
+        }
+        return handled;
+    }
+
     public override string PersistenceId => "pool-" + _id;
 
     /// <summary>
@@ -115,12 +99,6 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         else Interlocked.Increment(ref _ctx.Counters.Fenced);
     };
 
-    private void HoldReserved(Reserved r) => Hold(new ConntrackEntry
-    {
-        Id = r.ConntrackId, Original = r.Original.ToCore(), Reply = r.Reply.ToCore(), State = r.State.ToCore(),
-        MasqueradeInterface = r.MasqueradeInterface.Length == 0 ? null : r.MasqueradeInterface,
-    });
-
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
@@ -131,45 +109,48 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
-        Interlocked.Add(ref _ctx.Counters.Held, -_holders.Count); // moved or stopped: no longer held here
+        Interlocked.Add(ref _ctx.Counters.Held, -_heldReported); // moved or stopped: no longer held here
+        _heldReported = 0;
         _ctx.ActivationObserver?.Invoke(_ctx.NodeName, PersistenceId, false);
         base.PostStop();
     }
 
-    private bool _recovering;
-
     private void OnRecovered()
     {
-        _recovering = false;
-        // What this pool knows of its holders' expiry is as old as their last journaled event: refreshes since are
-        // lost with the node that had them. Grant every holder a full timeout from now, so an active connection is
-        // never taken for expired; an idle one goes a timeout later than the kernel would have let it.
-        var now = _ctx.Clock.NowMs;
-        foreach (var reply in _holders.Keys.ToList())
-        {
-            var h = _holders[reply];
-            h.Entry.State.ExpiresMs = Math.Max(h.Entry.State.ExpiresMs, now + _ctx.Timeouts.For(h.Entry.State) * 1000L);
-            h.CheckAtMs = h.Entry.State.ExpiresMs;
-            _holders[reply] = h;
-            _expiry.Enqueue(reply, h.CheckAtMs);
-        }
+        _state.Recovered(_ctx.Clock.NowMs, _ctx.Timeouts);
         // Rebuild the (volatile) bysource index from what this pool holds.
-        foreach (var h in _holders.Values) RegisterSource(h.Entry);
+        foreach (var h in _state.Holders) RegisterSource(h.Entry);
         Timers.StartPeriodicTimer("sweep", Tick.Instance, _ctx.Options.SweepInterval);
         _ctx.RecoveryObserver?.Invoke(_ctx.NodeName, PersistenceId); // failover timelines (chaos)
+    }
+
+    /// <summary>Entries the state released while deciding a command (expired copies, TIME_WAIT holders a SYN took over).</summary>
+    private readonly List<(ConntrackEntry Entry, DestroyReason Reason)> _released = [];
+
+    /// <summary>Each released entry: its entity is told, and the release journaled (after the reservations waiting).</summary>
+    private void JournalReleased()
+    {
+        foreach (var (e, reason) in _released)
+        {
+            _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
+            JournalRelease(e.Reply);
+        }
+        _released.Clear();
     }
 
     private void OnAllocate(Allocate m)
     {
         var original = m.Original.ToCore();
-        if (_byOriginal.TryGetValue(original, out var heldReply) && HeldAndLive(heldReply))
+        var now = _ctx.Clock.NowMs;
+        bool repeated = _state.TryHeldByOriginal(original, now, _released, out var held);
+        JournalReleased();
+        if (repeated)
         {
             // The same connection asks again: answer with the mapping it has, once its reservation is durable.
-            var held = _holders[heldReply].Entry;
             if (m.AnswerVerdict)
             {
                 // Not a first packet after all: its entity moves the entry on, once the reservation is durable.
-                var onward = new EntityPacket { Original = m.Original, Direction = 0, Packet = m.Packet, Holder = ToMsg(held), RequestId = m.RequestId };
+                var onward = new EntityPacket { Original = m.Original, Direction = 0, Packet = m.Packet, Holder = held.ToMsg(_ctx.NodeName), RequestId = m.RequestId };
                 var sender = Sender;
                 Acknowledge(null, () => _ctx.ConntrackRegion.Tell(onward, sender));
                 return;
@@ -182,29 +163,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             return;
         }
         var range = m.Range.ToCore();
-        var space = new PoolSpace(this, m.Candidates);
-        Allocation a;
-        switch (m.Phase)
+        var a = _state.Allocate(m.Phase, original, range, m.TcpSyn, m.SynSeqEnd, m.Candidates, _random, now, _released);
+        JournalReleased();
+        if (m.Phase == 1 && !a.Succeeded)
         {
-            case 1:
-                a = PortAllocator.KeepOrReuse(ref space, original, range);
-                if (!a.Succeeded)
-                {
-                    var next = m.Clone();
-                    next.Phase = 2;
-                    next.Pool = Keys.PoolFor(original, SnatHash.Pick(range, original.Src, original.Dst), _ctx.Options.PoolBuckets);
-                    _ctx.PoolRegion.Forward(next);
-                    return;
-                }
-                break;
-            case 2:
-                a = PortAllocator.Fresh(ref space, original, range, m.TcpSyn, m.SynSeqEnd, _random);
-                break;
-            default:
-                a = PortAllocator.Allocate(ref space, original, range, m.TcpSyn, m.SynSeqEnd, _random);
-                break;
+            // Step 1 failed at the candidate's address: steps 2-4 belong to the pool of the hashed address.
+            var next = m.Clone();
+            next.Phase = 2;
+            next.Pool = Keys.PoolFor(original, SnatHash.Pick(range, original.Src, original.Dst), _ctx.Options.PoolBuckets);
+            _ctx.PoolRegion.Forward(next);
+            return;
         }
-        if (!a.Succeeded || a.Ip != _ip)
+        if (!a.Succeeded || a.Ip != _state.Ip)
         {
             if (m.AnswerVerdict) AnswerExhausted(original, a.Collisions, m.RequestId);
             else Sender.Tell(new Allocated { Ok = false, Collisions = a.Collisions });
@@ -212,22 +182,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         }
         var state = m.State.ToCore();
         if (a.Ip != original.Src || a.Port != original.Key) state.Status |= ConnStatus.SrcNat;
-        var entry = new ConntrackEntry
-        {
-            Id = m.ConntrackId, Original = original, Reply = PortAllocator.ReplyFor(original, a.Ip, a.Port), State = state,
-            MasqueradeInterface = m.MasqueradeInterface.Length == 0 ? null : m.MasqueradeInterface,
-        };
-        Hold(entry); // taken at once, so allocations behind this one see it before the write completes
         var reservation = new Reserved
         {
-            Original = m.Original, Reply = entry.Reply.ToMsg(), State = state.ToMsg(), ConntrackId = m.ConntrackId,
-            MasqueradeInterface = m.MasqueradeInterface,
+            Original = m.Original, Reply = PortAllocator.ReplyFor(original, a.Ip, a.Port).ToMsg(), State = state.ToMsg(),
+            ConntrackId = m.ConntrackId, MasqueradeInterface = m.MasqueradeInterface,
         };
+        _state.Apply(reservation); // taken at once, so allocations behind this one see it before the write completes
         if (m.AnswerVerdict)
         {
-            Created(entry, a.Collisions);
-            var kind = entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
-            var verdict = new CoreVerdict(kind, DropReason.None, original.WithSource(a.Ip, a.Port), Direction.Original, entry.Id, true).ToMsg();
+            _state.TryGet(reservation.Reply.ToCore(), out var h);
+            Created(h.Entry, a.Collisions);
+            var kind = h.Entry.Translated ? VerdictKind.Translate : VerdictKind.NoNat;
+            var verdict = new CoreVerdict(kind, DropReason.None, original.WithSource(a.Ip, a.Port), Direction.Original, m.ConntrackId, true).ToMsg();
             verdict.RequestId = m.RequestId;
             Acknowledge(reservation, Sender, verdict);
             return;
@@ -272,7 +238,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         Interlocked.Increment(ref _ctx.Counters.Drop);
         var verdict = CoreVerdict.Dropped(DropReason.PortsExhausted, original).ToMsg();
         verdict.RequestId = requestId;
-        Sender.Tell(verdict);
+        _ctx.Messenger.Reply(Sender, verdict, Self);
     }
 
     /// <summary>
@@ -281,7 +247,8 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     /// per new flow falls as the load rises, and an idle pool writes at once. A repeated allocation (no event) is
     /// answered with the next write, since the reservation it repeats may be waiting here too.
     /// </summary>
-    private void Acknowledge(Reserved? reservation, IActorRef to, object answer) => Acknowledge(reservation, () => to.Tell(answer));
+    private void Acknowledge(Reserved? reservation, IActorRef to, object answer) =>
+        Acknowledge(reservation, () => _ctx.Messenger.Reply(to, answer, Self)); // on another node: with that node's other answers
 
     private void Acknowledge(Reserved? reservation, Action answer)
     {
@@ -349,40 +316,27 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void OnPacket(PoolPacket m)
     {
         var tuple = m.Packet.LookupKey(); // an ICMP error is found by the header it quotes
-        _ctx.ConntrackRegion.Forward(_holders.TryGetValue(tuple, out var h)
-            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = ToMsg(h.Entry), RequestId = m.RequestId }
+        _ctx.ConntrackRegion.Forward(_state.TryGet(tuple, out var h)
+            ? new EntityPacket { Original = h.Entry.Original.ToMsg(), Direction = (uint)Direction.Reply, Packet = m.Packet, Holder = h.Entry.ToMsg(_ctx.NodeName), RequestId = m.RequestId }
             : new EntityPacket { Original = tuple.ToMsg(), Direction = (uint)Direction.Original, Packet = m.Packet, RequestId = m.RequestId });
     }
 
     private void OnUpdate(HolderUpdate m)
     {
         if (_ctx.LoseAtPool?.Invoke(m) == true) return;
-        var reply = m.Reply.ToCore();
         var ack = new HolderUpdateAck { Reply = m.Reply, Seq = m.Seq, Held = true };
-        if (!_holders.TryGetValue(reply, out var h) || !SameEntry(h, m))
+        switch (_state.Refresh(m, _ctx.Clock.NowMs))
         {
-            ack.Held = false; // freed here (expired, deleted, evicted): the entity must not go on with it
-            Sender.Tell(ack);
-            return;
-        }
-        var state = m.State.ToCore();
-        var journaled = h.Journaled;
-        h.Entry.State = state;
-        h.CheckAtMs = state.ExpiresMs;
-        h.Verified = true;
-        // This pool is the entry's memory: journal a state change, and a refresh once the journaled expiry is more
-        // than half a timeout behind (so a recovered copy is never taken for expired while its connection is busy).
-        bool material = state.Tcp != journaled.Tcp || state.Status != journaled.Status
-                        || state.ExpiresMs - journaled.ExpiresMs > (state.ExpiresMs - _ctx.Clock.NowMs) / 2;
-        if (material) h.Journaled = state;
-        _holders[reply] = h;
-        _expiry.Enqueue(reply, h.CheckAtMs);
-        if (!material)
-        {
-            Sender.Tell(ack);
-            return;
+            case PoolState.RefreshOutcome.NotHeld:
+                ack.Held = false; // freed here (expired, deleted, evicted): the entity must not go on with it
+                Sender.Tell(ack);
+                return;
+            case PoolState.RefreshOutcome.Volatile:
+                Sender.Tell(ack);
+                return;
         }
         // Acknowledged once durable (the entity sends it again until then), and only by a node still entitled to act.
+        _state.Apply(m);
         var sender = Sender;
         _unwritten++;
         PersistAsync(m, _ =>
@@ -392,14 +346,11 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         });
     }
 
-    /// <summary>An update from the entry this pool holds, not from an earlier connection of the same reply tuple.</summary>
-    private static bool SameEntry(in Holder h, HolderUpdate u) => u.ConntrackId == 0 || u.ConntrackId == h.Entry.Id;
-
     private void OnList(ListEntries m)
     {
         var filter = m.Filter.ToCore();
         var list = new EntryList { NowMs = _ctx.Clock.NowMs };
-        IEnumerable<Holder> matching = _holders.Values.Where(h => filter.Matches(h.Entry));
+        IEnumerable<PoolState.Holder> matching = _state.Holders.Where(h => filter.Matches(h.Entry));
         if (m.Limit > 0)
         {
             var page = matching.Where(h => h.Entry.Id > m.AfterId).OrderBy(h => h.Entry.Id).Take((int)m.Limit + 1).ToList();
@@ -408,7 +359,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         }
         foreach (var h in matching.ToList())
         {
-            list.Entries.Add(ToMsg(h.Entry));
+            list.Entries.Add(h.Entry.ToMsg(_ctx.NodeName));
             if (m.Delete) Evict(h.Entry, DestroyReason.Deleted);
         }
         Sender.Tell(list);
@@ -416,47 +367,22 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void OnDestroyMasqueraded(DestroyMasqueraded m)
     {
-        int n = 0;
         var reason = m.HasIp ? DestroyReason.AddressRemoved : DestroyReason.InterfaceDown;
-        foreach (var h in _holders.Values.ToList())
-        {
-            if (h.Entry.MasqueradeInterface != m.Interface || (m.HasIp && h.Entry.NatIp.Value != m.Ip)) continue;
-            Evict(h.Entry, reason);
-            n++;
-        }
-        Sender.Tell(new DestroyedCount { Count = n });
+        var gone = _state.ReleaseMasqueraded(m.Interface, m.HasIp ? new IPv4(m.Ip) : null);
+        foreach (var e in gone) _released.Add((e, reason));
+        JournalReleased();
+        Sender.Tell(new DestroyedCount { Count = gone.Count });
     }
 
     /// <summary>Asks the entities whose time may have run out; they answer with a later expiry or go.</summary>
     private void Sweep()
     {
-        var now = _ctx.Clock.NowMs;
-        while (_expiry.TryPeek(out var reply, out var at) && at <= now)
-        {
-            _expiry.Dequeue();
-            if (!_holders.TryGetValue(reply, out var h) || h.CheckAtMs != at) continue; // a stale queue entry
-            h.CheckAtMs = now + ExpireRetryMs;
-            _holders[reply] = h;
-            _expiry.Enqueue(reply, h.CheckAtMs);
+        foreach (var e in _state.Due(_ctx.Clock.NowMs, ExpireRetryMs))
             _ctx.ConntrackRegion.Tell(new Expire
             {
-                Original = h.Entry.Original.ToMsg(), Reply = h.Entry.Reply.ToMsg(), State = h.Entry.State.ToMsg(),
-                ConntrackId = h.Entry.Id, Pool = _id, MasqueradeInterface = h.Entry.MasqueradeInterface ?? "",
+                Original = e.Original.ToMsg(), Reply = e.Reply.ToMsg(), State = e.State.ToMsg(),
+                ConntrackId = e.Id, Pool = _id, MasqueradeInterface = e.MasqueradeInterface ?? "",
             }, Self);
-        }
-    }
-
-    /// <summary>
-    /// Is the tuple held by an entry whose time has not surely run out? The entity reports every expiry that moved by
-    /// more than <see cref="ConntrackEntity.ReportSlackMs"/>, so a copy older than that by now is expired for certain:
-    /// its tuple is free at once, as in the kernel.
-    /// </summary>
-    private bool HeldAndLive(in FiveTuple tuple)
-    {
-        if (!_holders.TryGetValue(tuple, out var h)) return false;
-        if (!h.Verified || h.Entry.State.ExpiresMs + Conntrack.ConntrackEntity.ReportSlackMs > _ctx.Clock.NowMs) return true;
-        Evict(h.Entry, DestroyReason.Expired);
-        return false;
     }
 
     private void Evict(in ConntrackEntry e, DestroyReason reason)
@@ -467,26 +393,15 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void Free(FiveTuple reply)
     {
-        if (!_holders.ContainsKey(reply)) return;
-        Drop(reply);
+        if (_state.Release(reply, out _)) JournalRelease(reply);
+    }
+
+    /// <summary>A release, journaled after every reservation still waiting (<see cref="WriteReservationsNow"/>).</summary>
+    private void JournalRelease(FiveTuple reply)
+    {
         WriteReservationsNow();
         _unwritten++;
         PersistAsync(new Released { Reply = reply.ToMsg() }, _ => MaybeSnapshot());
-    }
-
-    private void Hold(in ConntrackEntry e)
-    {
-        if (!_holders.ContainsKey(e.Reply)) Interlocked.Increment(ref _ctx.Counters.Held);
-        _holders[e.Reply] = new Holder { Entry = e, CheckAtMs = e.State.ExpiresMs, Verified = !_recovering, Journaled = e.State };
-        _byOriginal[e.Original] = e.Reply;
-        _expiry.Enqueue(e.Reply, e.State.ExpiresMs);
-    }
-
-    private void Drop(FiveTuple reply)
-    {
-        if (!_holders.Remove(reply, out var h)) return;
-        _byOriginal.Remove(h.Entry.Original);
-        Interlocked.Decrement(ref _ctx.Counters.Held);
     }
 
     /// <summary>Events handed to the journal whose write has not completed yet.</summary>
@@ -508,56 +423,16 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         // Nothing in flight and nothing held waiting for its write (group commit): the snapshot is exactly the journal.
         if (++_sinceSnapshot < SnapshotEvery || _unwritten > 0 || _waitingForWrite.Count > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
         _sinceSnapshot = 0;
-        var list = new EntryList { NowMs = _ctx.Clock.NowMs };
-        foreach (var h in _holders.Values) list.Entries.Add(ToMsg(h.Entry));
-        SaveSnapshot(list);
+        SaveSnapshot(_state.Snapshot(_ctx.Clock.NowMs, _ctx.NodeName));
     }
 
-    private Entry ToMsg(in ConntrackEntry e) => new()
-    {
-        Id = e.Id, Original = e.Original.ToMsg(), Reply = e.Reply.ToMsg(), State = e.State.ToMsg(),
-        MasqueradeInterface = e.MasqueradeInterface ?? "", Node = _ctx.NodeName,
-    };
-
     private void RegisterSource(in ConntrackEntry e) =>
-        _ctx.SourceRegion.Tell(new RegisterSource
+        _ctx.Messenger.ToEntity(new RegisterSource
         {
             Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),
             Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key,
             Mapping = new SourceMapping { Ip = e.NatIp.Value, Port = e.NatPort, ConntrackId = e.Id },
-        });
-
-    /// <summary>The allocator's view of this pool: its holders, and the bysource candidates the index attached.</summary>
-    private readonly struct PoolSpace(PortPoolEntity pool, IReadOnlyList<SourceMapping> candidates) : ITupleSpace
-    {
-        public bool IsTaken(in FiveTuple tuple) =>
-            tuple.Dst != pool._ip || pool.HeldAndLive(tuple); // never hand out a tuple another pool owns
-
-        public bool TryEvictForSyn(in FiveTuple reply, uint synSeqEnd)
-        {
-            if (!pool._holders.TryGetValue(reply, out var h)) return false;
-            var s = h.Entry.State;
-            if (s.Proto != Protocol.Tcp || s.Tcp is not (TcpState.TimeWait or TcpState.Close)) return false;
-            if ((s.Status & ConnStatus.SrcNat) == 0 || (int)(synSeqEnd - s.OrigSeqEnd) <= 0) return false;
-            pool.Evict(h.Entry, DestroyReason.Evicted);
-            return true;
-        }
-
-        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort)
-        {
-            foreach (var c in candidates)
-            {
-                var ip = new IPv4(c.Ip);
-                if (!range.Contains(ip, (ushort)c.Port)) continue;
-                natIp = ip;
-                natPort = (ushort)c.Port;
-                return true;
-            }
-            natIp = default;
-            natPort = 0;
-            return false;
-        }
-    }
+        }, Self);
 
     public static Props Props(NatNodeContext ctx, string id) => Akka.Actor.Props.Create(() => new PortPoolEntity(ctx, id));
 }

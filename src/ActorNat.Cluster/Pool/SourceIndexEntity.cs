@@ -20,13 +20,14 @@ public sealed class SourceIndexEntity : ReceiveActor
     public SourceIndexEntity(NatNodeContext ctx)
     {
         _ctx = ctx;
-        Receive<LookupThenAllocate>(m => ctx.PoolRegion.Forward(Route(m.Allocate.Clone())));
+        Receive<LookupThenAllocate>(m => ctx.Messenger.ToEntity(Route(m.Allocate.Clone()), Sender));
         Receive<AllocateBatch>(m =>
         {
-            // First packets of one ingress batch: one message on to each pool they fall in.
+            // First packets of one ingress batch: one message on to each pool they fall in (each other node's share
+            // of them as one envelope).
             if (m.Allocations.Count == 1)
             {
-                ctx.PoolRegion.Forward(Route(m.Allocations[0].Clone()));
+                ctx.Messenger.ToEntity(Route(m.Allocations[0].Clone()), Sender);
                 return;
             }
             var byPool = new Dictionary<string, PoolAllocateBatch>();
@@ -36,10 +37,12 @@ public sealed class SourceIndexEntity : ReceiveActor
                 if (!byPool.TryGetValue(routed.Pool, out var batch)) byPool[routed.Pool] = batch = new PoolAllocateBatch { Pool = routed.Pool };
                 batch.Allocations.Add(routed);
             }
-            foreach (var batch in byPool.Values) ctx.PoolRegion.Forward(batch);
+            ctx.Messenger.ToEntities(byPool.Values, Sender);
         });
         Receive<RegisterSource>(m =>
         {
+            // Unregistered already (the entity's release overtook the pool's registration on another path): stays gone.
+            if (_gone.Remove(m.Mapping.ConntrackId)) return;
             var key = (m.Proto, m.Client, m.ClientPort);
             if (!_map.TryGetValue(key, out var list)) _map[key] = list = [];
             list.RemoveAll(x => x.ConntrackId == m.Mapping.ConntrackId);
@@ -49,10 +52,26 @@ public sealed class SourceIndexEntity : ReceiveActor
         Receive<UnregisterSource>(m =>
         {
             var key = (m.Proto, m.Client, m.ClientPort);
-            if (_map.TryGetValue(key, out var list) && list.RemoveAll(x => x.ConntrackId == m.ConntrackId) > 0 && list.Count == 0)
-                _map.Remove(key);
+            if (!_map.TryGetValue(key, out var list) || list.RemoveAll(x => x.ConntrackId == m.ConntrackId) == 0)
+            {
+                Forget(m.ConntrackId); // not registered yet: its registration may still be on its way
+                return;
+            }
+            if (list.Count == 0) _map.Remove(key);
         });
         Receive<StopEntity>(_ => Context.Stop(Self));
+    }
+
+    /// <summary>Connections unregistered before their registration arrived (bounded: the oldest are forgotten).</summary>
+    private readonly HashSet<ulong> _gone = [];
+    private readonly Queue<ulong> _goneOrder = new();
+    private const int MaxGone = 4096;
+
+    private void Forget(ulong conntrackId)
+    {
+        if (!_gone.Add(conntrackId)) return;
+        _goneOrder.Enqueue(conntrackId);
+        if (_goneOrder.Count > MaxGone) _gone.Remove(_goneOrder.Dequeue());
     }
 
     /// <summary>
@@ -80,19 +99,8 @@ public sealed class SourceIndexEntity : ReceiveActor
         public bool IsTaken(in FiveTuple tuple) => false;
         public bool TryEvictForSyn(in FiveTuple reply, uint synSeqEnd) => false;
 
-        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort)
-        {
-            foreach (var c in list)
-            {
-                if (!range.Contains(new IPv4(c.Ip), (ushort)c.Port)) continue;
-                natIp = new IPv4(c.Ip);
-                natPort = (ushort)c.Port;
-                return true;
-            }
-            natIp = default;
-            natPort = 0;
-            return false;
-        }
+        public bool TryFindBySource(Protocol proto, IPv4 client, ushort clientPort, in ActorNat.Core.Nat.NatRange range, out IPv4 natIp, out ushort natPort) =>
+            BySource.TryFind(list, range, out natIp, out natPort);
     }
 
     public static Props Props(NatNodeContext ctx) => Akka.Actor.Props.Create(() => new SourceIndexEntity(ctx));

@@ -28,7 +28,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         [typeof(Messages.Tuple)] = "t", [typeof(Messages.Packet)] = "p", [typeof(Messages.ConnState)] = "s",
         [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r",
         [typeof(Lease)] = "ls", [typeof(LeaseRefresh)] = "lrf", [typeof(LeaseRenewed)] = "lrn", [typeof(LeaseRevoke)] = "lrv",
-        [typeof(LeaseRevoked)] = "lrd", [typeof(DropLeases)] = "dl", [typeof(LeasesDropped)] = "ldd",
+        [typeof(LeaseRevoked)] = "lrd", [typeof(DropLeases)] = "dl", [typeof(LeasesDropped)] = "ldd", [typeof(NodeEnvelope)] = "ne", [typeof(EnvelopeItem)] = "ei",
     };
 
     private static readonly Dictionary<string, MessageParser> Parsers = new()
@@ -45,7 +45,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         ["t"] = Messages.Tuple.Parser, ["p"] = Messages.Packet.Parser, ["s"] = Messages.ConnState.Parser,
         ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser,
         ["ls"] = Lease.Parser, ["lrf"] = LeaseRefresh.Parser, ["lrn"] = LeaseRenewed.Parser, ["lrv"] = LeaseRevoke.Parser,
-        ["lrd"] = LeaseRevoked.Parser, ["dl"] = DropLeases.Parser, ["ldd"] = LeasesDropped.Parser,
+        ["lrd"] = LeaseRevoked.Parser, ["dl"] = DropLeases.Parser, ["ldd"] = LeasesDropped.Parser, ["ne"] = NodeEnvelope.Parser, ["ei"] = EnvelopeItem.Parser,
     };
 
     public static IReadOnlyCollection<Type> Types => Manifests.Keys;

@@ -191,9 +191,7 @@ public sealed class ConntrackTable : ITupleSpace
     {
         if (!TryLookup(reply, out var i, out var dir) || dir != Direction.Reply) return false;
         ref var e = ref _entries[i];
-        if (e.State.Proto != Protocol.Tcp || e.State.Tcp is not (TcpState.TimeWait or TcpState.Close)) return false;
-        if ((e.State.Status & ConnStatus.SrcNat) == 0) return false;
-        if ((int)(synSeqEnd - e.State.OrigSeqEnd) <= 0) return false; // nf_seq_has_advanced
+        if (!NatRules.MayEvictForSyn(e.State, synSeqEnd)) return false;
         Destroy(i, DestroyReason.Evicted);
         return true;
     }
@@ -206,7 +204,7 @@ public sealed class ConntrackTable : ITupleSpace
             {
                 ref var e = ref _entries[i];
                 int next = e.BySourceNext;
-                if (!e.State.IsExpired(NowMs) && range.Contains(e.NatIp, e.NatPort))
+                if (NatRules.BySourceUsable(e.State.IsExpired(NowMs), range, e.NatIp, e.NatPort))
                 {
                     natIp = e.NatIp;
                     natPort = e.NatPort;

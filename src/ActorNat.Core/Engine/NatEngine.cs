@@ -146,7 +146,7 @@ public sealed class NatEngine
                 break;
             case AddressCommand a:
                 foreach (var gone in Topology.RemoveAddress(a.Device, a.Address, a.PrefixLength))
-                    DestroyWhere(e => e.MasqueradeInterface == a.Device && e.NatIp == gone.Address, DestroyReason.AddressRemoved);
+                    DestroyWhere(e => NatRules.MasqueradeGone(e, a.Device, gone.Address), DestroyReason.AddressRemoved);
                 break;
             case RouteCommand { Verb: "add" } r:
                 Topology.AddRoute(r.Destination, r.Gateway, r.Device, r.Metric ?? 0, r.Source, r.OnLink);
@@ -161,7 +161,7 @@ public sealed class NatEngine
                 break;
             case LinkCommand l:
                 Topology.SetLink(l.Device, l.Up);
-                if (!l.Up) DestroyWhere(e => e.MasqueradeInterface == l.Device, DestroyReason.InterfaceDown);
+                if (!l.Up) DestroyWhere(e => NatRules.MasqueradeGone(e, l.Device, null), DestroyReason.InterfaceDown);
                 break;
         }
     }
