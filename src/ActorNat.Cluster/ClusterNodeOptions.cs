@@ -29,19 +29,27 @@ public sealed record ClusterNodeOptions
     public TimeSpan EnvelopeHold { get; init; } = TimeSpan.FromMilliseconds(5);
     /// <summary>
     /// Failure detection and split brain resolution: together most of a failover's time (docs/RELIABILITY.md has the
-    /// measured phases). Tuned for a LAN: a member is seen unreachable about a second after it stops, and downed
-    /// <see cref="StableAfter"/> later. Shorter values make a node under a long GC or CPU stall look dead sooner; that
-    /// is safe, not only fast, because of the fence: a node that stood still longer than <see cref="PauseLimit"/>
-    /// (derived from these, below the earliest takeover) acknowledges nothing and shuts down, and a cut-off node fences
-    /// itself as soon as it sees the majority unreachable, <see cref="StableAfter"/> before the majority may down it.
+    /// measured phases). Tuned for a LAN: a member is seen unreachable about 1.5-2 s after it stops, downed
+    /// <see cref="StableAfter"/> later, and its shards start elsewhere <see cref="RemovalMargin"/> after its removal.
+    /// Safe, not only fast, because of the fence (<see cref="Fencing.FailoverTiming"/> holds the inequality): a node
+    /// acts only while a majority answered one of its pings within a lease shorter than the earliest takeover, and a
+    /// node that stood still longer than <see cref="PauseLimit"/> acknowledges nothing and shuts down. Shorter detection
+    /// makes a node under a long GC or CPU stall look dead sooner: on a loaded machine that costs availability.
     /// </summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan AcceptableHeartbeatPause { get; init; } = TimeSpan.FromMilliseconds(1000);
-    public TimeSpan StableAfter { get; init; } = TimeSpan.FromMilliseconds(750);
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// After a member's removal, how long sharding and the coordinator singleton wait before starting its shards
+    /// elsewhere (Akka's down-removal-margin; zero there would mean stable-after). The lease, not this margin, keeps the
+    /// removed node from acting beside its successor.
+    /// </summary>
+    public TimeSpan RemovalMargin { get; init; } = TimeSpan.FromMilliseconds(100);
     public TimeSpan GossipInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     /// <summary>
     /// A pause of the process longer than this fences the node and shuts it down (others may have replaced it by
-    /// then). Zero: the acceptable heartbeat pause plus half of stable-after, below the earliest takeover.
+    /// then). Zero: the acceptable heartbeat pause plus half of stable-after, below the earliest takeover
+    /// (<see cref="Fencing.FailoverTiming.PauseLimit"/>).
     /// </summary>
     public TimeSpan PauseLimit { get; init; } = TimeSpan.Zero;
     /// <summary>A JSON-lines file of entity activations and fence changes (chaos checks); none by default.</summary>

@@ -17,14 +17,15 @@ public sealed class NatNodeContext
         NodeName = options.NodeName;
         Limits = new Limits.TableLimit(Counters);
         Messenger = new Gateway.NodeMessenger(this);
-        Fence = new NodeFence(options.PauseLimit > TimeSpan.Zero ? options.PauseLimit : options.AcceptableHeartbeatPause + options.StableAfter / 2);
+        Timing = Fencing.FailoverTiming.Of(options);
+        Fence = new NodeFence(options.PauseLimit > TimeSpan.Zero ? options.PauseLimit : Timing.PauseLimit);
         if (options.ActivationLog is { Length: > 0 } path)
         {
             var log = new ActivationLog(path);
             ActivationFile = log;
             ActivationObserver = log.Entity;
             RecoveryObserver = (node, pool) => log.Event(node, "recovered", pool);
-            Fence.MinorityChanged += up => log.Fence(NodeName, up, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "minority");
+            Fence.SoftFenceChanged += (up, since, why) => log.Fence(NodeName, up, since, why);
             Fence.Tripped += (_, since) => log.Fence(NodeName, true, since, "pause");
         }
     }
@@ -51,7 +52,10 @@ public sealed class NatNodeContext
     /// <summary>Whether shards may be moving now (a member unreachable or just lost): requests are repeated sooner.</summary>
     public FailoverWindow Failover { get; } = new();
 
-    /// <summary>Whether this node may act (journal, answer): not after a long pause, not on the minority side.</summary>
+    /// <summary>Detection, downing and fencing timings, and the lease that follows from them.</summary>
+    public Fencing.FailoverTiming Timing { get; }
+
+    /// <summary>Whether this node may act (journal, answer): not after a long pause, not on the minority side, not without a lease.</summary>
     public NodeFence Fence { get; }
 
     /// <summary>Where this node serves gRPC, once its host knows (shown by cluster status).</summary>

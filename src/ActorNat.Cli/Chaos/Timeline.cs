@@ -74,7 +74,7 @@ public sealed record Timeline
                 lines.Add(new Line(node, e.GetProperty("inc").GetString()!, e.GetProperty("t").GetInt64(),
                     e.TryGetProperty("ev", out var ev) ? ev.GetString() : null,
                     e.TryGetProperty("member", out var m) ? m.GetString() : e.TryGetProperty("entity", out var en) ? en.GetString() : null,
-                    e.TryGetProperty("fence", out var fe) && fe.GetBoolean() && e.GetProperty("why").GetString() == "minority"));
+                    e.TryGetProperty("fence", out var fe) && fe.GetBoolean() && e.GetProperty("why").GetString() is "minority" or "lease"));
             }
         }
         lines.Sort((a, b) => a.T.CompareTo(b.T));

@@ -1,3 +1,4 @@
+using ActorNat.Cluster.Failover;
 using Akka.Actor;
 using ActorNat.Cluster.Messages;
 using ActorNat.Core.Conntrack;
@@ -69,9 +70,19 @@ public sealed partial class ConntrackEntity
         {
             Bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, _ctx.Options.SourceBuckets), Allocate = _pending,
         });
-        // Sooner while shards move (FailoverWindow): a request lost to the lost node reaches the new home quickly.
-        Timers.StartSingleTimer("allocation", Tick.Instance, _ctx.Failover.RetryAfter(AllocationRetry));
+        // Sooner while shards move (FailoverWindow): a request lost to the lost node reaches the new home quickly, and
+        // one sent before a member was downed is sent again as soon as it is (FailoverWindow.Generation), not 2 s later.
+        _askedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        _askedGeneration = _ctx.Failover.Generation;
+        Timers.StartSingleTimer("allocation", Tick.Instance, FailoverWindow.RetryEvery);
     }
+
+    private long _askedAt, _askedGeneration;
+
+    /// <summary>Time to ask again: the usual wait has passed, or a member was lost since the last ask.</summary>
+    private bool AskAgainNow() =>
+        _ctx.Failover.Generation != _askedGeneration
+        || System.Diagnostics.Stopwatch.GetElapsedTime(_askedAt) >= _ctx.Failover.RetryAfter(AllocationRetry);
 
     private void Allocating(object message)
     {
@@ -81,7 +92,8 @@ public sealed partial class ConntrackEntity
                 OnAllocated(a);
                 break;
             case Tick when System.Diagnostics.Stopwatch.GetElapsedTime(_allocationStarted) < AllocationRetry * AllocationAttempts:
-                RequestAllocation();
+                if (AskAgainNow()) RequestAllocation();
+                else Timers.StartSingleTimer("allocation", Tick.Instance, FailoverWindow.RetryEvery);
                 break;
             case Tick:
                 // No pool answered: give up this packet (its caller has timed out); the next one starts afresh.

@@ -32,10 +32,16 @@ public sealed class FailoverWindow
     /// <summary>Completes when the next member is downed or removed.</summary>
     public Task Changed => Volatile.Read(ref _changed).Task;
 
+    private long _generation;
+
+    /// <summary>How many times a member was downed or removed: a waiter that saw it change asks again at once.</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
     /// <summary>A member was downed or removed: its shards move now.</summary>
     public void MemberLost()
     {
         Volatile.Write(ref _until, Stopwatch.GetTimestamp() + SettleTicks);
+        Interlocked.Increment(ref _generation);
         Signal();
     }
 

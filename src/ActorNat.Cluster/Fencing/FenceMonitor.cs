@@ -49,6 +49,13 @@ public sealed class FenceMonitor : ReceiveActor
         var log = _log;
         _ctx.Fence.Stalled += (gap, why) => log.Warning("this node stood still for {0:0.0} s (limit {1:0.0} s), not taken for a pause: {2}",
             gap.TotalSeconds, _ctx.Fence.PauseLimit.TotalSeconds, why);
+        var lease = _ctx.Timing.Lease;
+        _ctx.Fence.SoftFenceChanged += (up, _, why) =>
+        {
+            if (why != "lease") return;
+            if (up) log.Warning("fenced: no answer from a majority of the cluster to pings sent within the lease ({0:0} ms); no journal write and no answer until one comes", lease.TotalMilliseconds);
+            else log.Info("lease renewed: a majority answered");
+        };
         _ctx.Fence.Start();
         var fence = _ctx.Fence;
         Context.System.WhenTerminated.ContinueWith(_ => fence.Dispose(), TaskScheduler.Default);

@@ -12,6 +12,10 @@ namespace ActorNat.Cluster.Fencing;
 /// <item>being on the <b>minority</b> side of the members it can reach (as the split brain resolver's keep-majority
 /// would judge it): the other side is about to down this node and take its shards over. Lifted when reachability
 /// comes back.</item>
+/// <item>no <b>lease</b>: a majority has not answered any of this node's pings sent within the lease
+/// (<see cref="SetLease"/>, kept by <see cref="LeaseKeeper"/>). Unlike the minority judgement this needs no failure
+/// detector on this side, so it expires on time however the node was cut off (<see cref="FailoverTiming"/>). Lifted
+/// when a majority answers again.</item>
 /// </list>
 /// A fenced node writes nothing to the journal and answers no packet, so two incarnations of a pool never both act.
 /// A gap is not taken for a pause when nothing could have replaced the node: it is the cluster's only member
@@ -29,6 +33,9 @@ public sealed class NodeFence : IDisposable
     private volatile bool _disposed;
     private volatile bool _alone = true;
     private volatile bool _settled;
+    private long _leaseUntil = long.MaxValue; // Stopwatch ticks; MaxValue: no lease needed (alone, or not an Up member)
+    private bool _softFenced; // minority or no lease, as last reported through SoftFenceChanged
+    private readonly Lock _softLock = new();
     private long _lastCpuTicks = Environment.CpuUsage.TotalTime.Ticks;
     private long _lastGcTicks = GC.GetTotalPauseDuration().Ticks;
     private Thread? _thread;
@@ -50,6 +57,12 @@ public sealed class NodeFence : IDisposable
     /// <summary>Raised when the minority fence goes up (true) or down (false).</summary>
     public event Action<bool>? MinorityChanged;
 
+    /// <summary>
+    /// Raised when the fence that lifts again (minority or no lease) goes up or down: whether it is up, since when (Unix
+    /// ms: a lease lapses at its deadline, reported by the watch thread up to 100 ms later) and why (`minority`, `lease`).
+    /// </summary>
+    public event Action<bool, long, string>? SoftFenceChanged;
+
     public bool IsTripped => _tripped;
     public bool InMinority => _minority;
 
@@ -60,15 +73,19 @@ public sealed class NodeFence : IDisposable
         {
             if (_tripped || _held is not null) return false;
             if (_thread is not null && !_disposed && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastTick) > _limitTicks) Observe();
-            return !_tripped && !_minority && _held is null;
+            return !_tripped && !_minority && _held is null && Stopwatch.GetTimestamp() < Volatile.Read(ref _leaseUntil);
         }
     }
+
+    /// <summary>Whether the lease has lapsed now (a majority has not answered in time).</summary>
+    public bool LeaseLapsed => Stopwatch.GetTimestamp() >= Volatile.Read(ref _leaseUntil);
 
     /// <summary>Why this node may not act, or null.</summary>
     public string? Reason =>
         _held is { } held ? held
         : _tripped ? $"this node stood still longer than {PauseLimit.TotalSeconds:0.#} s and may have been replaced: it is shutting down"
         : _minority ? "this node is cut off from the majority of the cluster"
+        : LeaseLapsed ? "this node has not heard from a majority of the cluster within its lease"
         : null;
 
     private volatile string? _held;
@@ -87,6 +104,37 @@ public sealed class NodeFence : IDisposable
         if (_minority == minority) return;
         _minority = minority;
         MinorityChanged?.Invoke(minority);
+        UpdateSoft();
+    }
+
+    /// <summary>
+    /// The node may act until <paramref name="untilTimestamp"/> (<see cref="Stopwatch"/> ticks; long.MaxValue: no lease
+    /// needed, 0: none held).
+    /// </summary>
+    public void SetLease(long untilTimestamp)
+    {
+        Volatile.Write(ref _leaseUntil, untilTimestamp);
+        UpdateSoft();
+    }
+
+    /// <summary>Reports a change of minority-or-no-lease; a lapse dates from the lease's deadline.</summary>
+    private void UpdateSoft()
+    {
+        string? raise = null;
+        bool up;
+        long since;
+        lock (_softLock)
+        {
+            long now = Stopwatch.GetTimestamp(), until = Volatile.Read(ref _leaseUntil);
+            bool lapsed = now >= until;
+            up = _minority || lapsed;
+            if (up == _softFenced) return;
+            _softFenced = up;
+            long unixNow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            since = up && lapsed && !_minority && until > 0 ? unixNow - Math.Min(now - until, Stopwatch.Frequency * 60) * 1000 / Stopwatch.Frequency : unixNow;
+            raise = _minority ? "minority" : "lease";
+        }
+        SoftFenceChanged?.Invoke(up, since, raise);
     }
 
     /// <summary>This node is the cluster's only member (true until the cluster says otherwise): no one can replace it.</summary>
@@ -112,6 +160,7 @@ public sealed class NodeFence : IDisposable
         {
             Thread.Sleep(TickEvery); // the watch's own cadence: a gap far beyond it is a pause
             Observe();
+            UpdateSoft(); // a lease lapses by the clock alone: reported from here
         }
     }
 

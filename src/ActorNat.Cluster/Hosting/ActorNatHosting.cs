@@ -124,18 +124,21 @@ public static class ActorNatHosting
                 UnreachableNodesReaperInterval = o.GossipInterval,
             },
         });
-        // No builder exists for these: failover time is detection + stable-after + removal margin (0 here, since
-        // keep-majority already waits stable-after before downing). A remembered pool that stopped on a journal
+        // No builder exists for these: failover time is detection + stable-after + removal margin. The margin is short
+        // (0 would mean stable-after to Akka: the singleton and the coordinator then waited 0.75 s after each removal):
+        // the lease (Fencing/FailoverTiming) keeps a removed node from acting, not the margin. A remembered pool that stopped on a journal
         // conflict comes back after 1 s, not 10; regions retry (registration, shard homes) every 0.2 s and the coordinator
         // singleton hands over every 0.25 s, not 2: a lost node's shards get their new homes sooner. A rebalance whose
         // hand-off waits on a node that was paused or cut off meanwhile gives up after 5 s, not 60: until then the
         // coordinator holds back that shard's new home (chaos runs saw flows wait until the paused node ran again,
         // 10-62 s). A failed rebalance leaves the shard where it was; nothing is allocated twice. The
         // coordinator's state is written to a majority of 2 of 3, not (min-cap 5) to every member: with one member
-        // unreachable, the default left shard allocation waiting for up to a minute in the chaos runs.
+        // unreachable, the default left shard allocation waiting for up to a minute in the chaos runs. A coordinator
+        // state write in flight when a member stops still waits for that member (write-majority-plus makes it all of
+        // 3) until it is removed: it is retried every 1 s, not 5 (a chaos pause stalled one coordinator's allocations 5 s).
         b.AddHocon($$"""
             akka.cluster.split-brain-resolver.stable-after = {{(int)o.StableAfter.TotalMilliseconds}}ms
-            akka.cluster.down-removal-margin = 0s
+            akka.cluster.down-removal-margin = {{Math.Max(1, (int)o.RemovalMargin.TotalMilliseconds)}}ms
             akka.cluster.gossip-interval = {{(int)o.GossipInterval.TotalMilliseconds}}ms
             akka.cluster.leader-actions-interval = {{(int)o.GossipInterval.TotalMilliseconds}}ms
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 10
@@ -148,6 +151,7 @@ public static class ActorNatHosting
             akka.cluster.sharding.coordinator-failure-backoff = 1s
             akka.cluster.sharding.retry-interval = 200ms
             akka.cluster.sharding.handoff-timeout = 5s
+            akka.cluster.sharding.updating-state-timeout = 1s
             akka.cluster.singleton.hand-over-retry-interval = 250ms
             akka.cluster.sharding.distributed-data.majority-min-cap = 2
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
@@ -178,7 +182,11 @@ public static class ActorNatHosting
             ctx.NodeName = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
             JournalFence.Get(system).Use(ctx.Fence);
             SqliteFileWatch.Start(system, ctx, db); // a deleted or replaced SQLite file: stop acknowledging
-            system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover), "failover-watcher");
+            // The resolver's tick and AddressTerminated are Akka's internal types, which serialize-messages (a test
+            // setting) would refuse to verify.
+            system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover, renotify: !o.SerializeMessages), "failover-watcher");
+            system.ActorOf(LeaseKeeper.Props(ctx.Fence, ctx.Timing.Lease), LeaseKeeper.Name);
+            if (!o.SerializeMessages) system.ActorOf(Failover.SbrTicker.Props(), "sbr-ticker");
             system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
