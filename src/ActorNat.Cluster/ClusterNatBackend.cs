@@ -109,6 +109,7 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
             var answer = call.Answers[i];
             if (answer.Lease is { } lease && call.Owners[i] is { } owner) cache.Install(lease, owner, askedAt, generation);
             var v = verdicts[i] = answer.ToCore();
+            if (first[i] && !v.Created && firsts.Made(i, v.ConntrackId)) v = verdicts[i] = v with { Created = true };
             if (v.Kind == VerdictKind.Drop || v.Direction != Direction.Original) continue;
             ctx.FlowHints.Add(packets[i].Tuple);
             if (first[i] && v.Created) ctx.AllocationObserved?.Invoke(elapsed);

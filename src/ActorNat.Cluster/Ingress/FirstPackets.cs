@@ -21,7 +21,16 @@ public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
 {
     private readonly Dictionary<string, (AllocateBatch Message, List<int> Members)> _byBucket = [];
 
+    private readonly Dictionary<int, ulong> _ids = [];
+
     public bool Any => _byBucket.Count > 0;
+
+    /// <summary>
+    /// Whether request <paramref name="index"/> made the entry <paramref name="conntrackId"/>: its allocation carried
+    /// that id. A late first packet is asked again through its entity, whose answer says "existing" when the first
+    /// attempt's allocation did land; the packet still created the connection.
+    /// </summary>
+    public bool Made(int index, ulong conntrackId) => conntrackId != 0 && _ids.TryGetValue(index, out var id) && id == conntrackId;
 
     public bool TryAdd(int index, in CorePacket packet, Messages.Packet msg)
     {
@@ -43,6 +52,7 @@ public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
         var bucket = Keys.SourceBucket(tuple.Proto, tuple.Src, tuple.Key, ctx.Options.SourceBuckets);
         if (!_byBucket.TryGetValue(bucket, out var group)) _byBucket[bucket] = group = (new AllocateBatch { Bucket = bucket }, []);
         group.Message.Allocations.Add(allocate);
+        _ids[index] = allocate.ConntrackId;
         group.Members.Add(index);
         return true;
     }
