@@ -52,4 +52,28 @@ public class FirstPacketTests(ITestOutputHelper output)
         Assert.Equal(200, (await first.ListAsync(ConntrackFilter.All)).Count);
         Assert.Empty(tracker.DoubleActivations);
     }
+
+    [Fact]
+    public async Task A_first_packet_asked_again_through_its_entity_still_reports_the_connection_it_created()
+    {
+        // Attempts time out after 5 ms, so most first packets are asked again through their entity while their own
+        // allocation is still on its way; whichever answer comes first, each packet created its connection once.
+        await using var cluster = await TestCluster.Start(1, configure: o => o with { AttemptTimeout = TimeSpan.FromMilliseconds(5), Attempts = 2000 });
+        var node = cluster.Nodes[0];
+        foreach (var line in SmokeTests.Article) await node.Backend.ApplyConfigAsync(line);
+
+        var flows = Enumerable.Range(0, 300).Select(LoadDriver.Flow).ToList();
+        long retriesBefore = Interlocked.Read(ref node.Context.Counters.Retries);
+        var opened = await node.Backend.TranslateBatchAsync(flows.Select(f => new Packet(f)).ToList());
+        long retries = Interlocked.Read(ref node.Context.Counters.Retries) - retriesBefore;
+        output.WriteLine($"requests asked again: {retries}");
+        Assert.True(retries > 0, "no first packet was asked again: the test did not exercise the path");
+        Assert.All(opened, v => Assert.True(v.Kind == VerdictKind.Translate && v.Created, $"{v}"));
+        Assert.Equal(300, opened.Select(v => v.ConntrackId).Distinct().Count());
+        Assert.Equal(300, (await node.Backend.ListAsync(ConntrackFilter.All)).Count);
+
+        var again = await node.Backend.TranslateBatchAsync(flows.Select(f => new Packet(f)).ToList());
+        Assert.All(again, v => Assert.False(v.Created, $"{v}"));
+        Assert.Equal(opened.Select(v => v.ConntrackId), again.Select(v => v.ConntrackId));
+    }
 }
