@@ -28,26 +28,10 @@ public sealed class MeteredSqlJournal : SqlWriteJournal
         _meter = JournalMeter.Get(Context.System);
         _fence = JournalFence.Get(Context.System);
         _name = journalConfig.GetString(MeterNameKey, "events");
-        _log = Context.GetLogger(); // taken here: the write path continues off the actor's thread
+        _failures = new Journal.JournalFailureLog(Context.GetLogger(), _name); // the logger taken here: the write path continues off the actor's thread
     }
 
-    private readonly ILoggingAdapter _log;
-    private long _lastLogTicks;
-    private int _unlogged;
-
-    /// <summary>One error line per 10 s at most, with how many failures it stands for (the journal may fail per request).</summary>
-    private void LogFailure(Exception e)
-    {
-        long now = Environment.TickCount64, last = Volatile.Read(ref _lastLogTicks);
-        if (last != 0 && now - last < 10_000 || Interlocked.CompareExchange(ref _lastLogTicks, now, last) != last)
-        {
-            Interlocked.Increment(ref _unlogged);
-            return;
-        }
-        int more = Interlocked.Exchange(ref _unlogged, 0);
-        _log.Error("the {0} journal cannot write ({1} more failures since the last line); this node is not ready: {2}: {3}",
-            _name, more, e.GetType().Name, e.Message);
-    }
+    private readonly Journal.JournalFailureLog _failures;
 
     protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
@@ -68,7 +52,7 @@ public sealed class MeteredSqlJournal : SqlWriteJournal
         {
             _meter.Record(new JournalWrite(_name, Stopwatch.GetElapsedTime(start), events, 0, Failed: true));
             _meter.Failed(_name, e);
-            LogFailure(e);
+            _failures.Log(e);
             throw;
         }
         _meter.Succeeded();
