@@ -28,6 +28,8 @@ public sealed class Simulator
         long NowMs { get; }
         IReadOnlyList<(string Name, long Value)> Stats();
         ConfigSnapshot Config();
+        /// <summary>`conntrack -D`/`-F`: destroys the matching entries, as deleted; returns how many.</summary>
+        int Delete(ConntrackFilter filter);
     }
 
     /// <summary>A <see cref="NatEngine"/> on a <see cref="ManualClock"/>.</summary>
@@ -45,6 +47,7 @@ public sealed class Simulator
         public long NowMs => _clock.NowMs;
         public IReadOnlyList<(string Name, long Value)> Stats() => Engine.Stats.All().ToList();
         public ConfigSnapshot Config() => LocalNatBackend.Snapshot(Engine);
+        public int Delete(ConntrackFilter filter) => Engine.DestroyWhere(e => filter.Matches(e), DestroyReason.Deleted);
     }
 
     // Latencies of the namespaces' veth path, and of a client's per-flow work; small, so timeouts match the kernel's.
@@ -314,6 +317,12 @@ public sealed class Simulator
             _exec.Add(new ExecRecord(x.Namespace, cmd, true, ""));
             return;
         }
+        if (x.Namespace == _scenario.Router && RouterExec.Parse(cmd) is { } change)
+        {
+            _path.AdvanceTo(_now);
+            _exec.Add(new ExecRecord(x.Namespace, cmd, true, Change(change)));
+            return;
+        }
         if (ReadOnly(cmd))
         {
             // A command that only reads (e.g. the timeout sysctls) changes nothing the simulation models.
@@ -323,6 +332,31 @@ public sealed class Simulator
             return;
         }
         throw new ParseException($"scenario content not supported by the simulation: exec in {x.Namespace}: {string.Join(' ', cmd)}", cmd[0]);
+    }
+
+    /// <summary>Applies a conntrack or sysctl change; returns what the tool prints (conntrack's summary line).</summary>
+    private string Change(RouterChange change)
+    {
+        switch (change)
+        {
+            case ConntrackDeletion d:
+                int n = _path.Delete(d.Filter);
+                return $"{Commands.ConntrackCommand.Version}: {n} flow entries have been deleted.";
+            case SysctlChange s:
+                foreach (var (key, value) in s.Assignments) Sysctl(key, value);
+                return string.Join('\n', s.Assignments.Select(a => $"{a.Key} = {a.Value}"));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(change), change, null);
+        }
+    }
+
+    /// <summary>One sysctl as the router's kernel takes it: timeouts through the path's timeouts, others as a configuration line.</summary>
+    private void Sysctl(string key, string value)
+    {
+        if (key.Contains("nf_conntrack_") && key.Contains("timeout"))
+            _path.Timeouts = _path.Timeouts.With(key, int.TryParse(value, out var s) ? s : throw new ParseException($"invalid value \"{value}\" for {key}", value));
+        else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
+            _path.Apply($"sysctl -w {key}={value}");
     }
 
     private static bool ReadOnly(IReadOnlyList<string> cmd)
