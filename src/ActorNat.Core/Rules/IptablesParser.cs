@@ -145,6 +145,9 @@ public static class IptablesParser
                     rule = rule with { Multiport = new(PortList.Parse(Next(w)), neg), MultiportKind = kind };
                     break;
                 }
+                case "--icmp-type" when rule.Protocol is { Negated: false, Value: Protocol.Icmp } || modules.Contains("icmp"):
+                    rule = rule with { IcmpType = new(IcmpTypeMatch.Parse(Next(w)), neg) };
+                    break;
                 case "--comment" when modules.Contains("comment"):
                 {
                     NoNegation(w);

@@ -14,7 +14,7 @@ public readonly record struct Negatable<T>(T Value, bool Negated);
 
 /// <summary>
 /// One rule of the nat table's POSTROUTING chain or of a user chain. Matches: -s, -d, -p, -o (with '!', and '+' as an
-/// interface wildcard), --sport/--dport, `-m multiport`, `-m comment`; targets MASQUERADE, SNAT, ACCEPT, RETURN, and a
+/// interface wildcard), --sport/--dport, --icmp-type, `-m multiport`, `-m comment`; targets MASQUERADE, SNAT, ACCEPT, RETURN, and a
 /// user chain by `-j` (jump: come back) or `-g` (goto: do not come back).
 /// </summary>
 public sealed record NatRule
@@ -25,6 +25,7 @@ public sealed record NatRule
     public Negatable<string>? OutInterface { get; init; }
     public Negatable<PortRange>? SourcePort { get; init; }
     public Negatable<PortRange>? DestinationPort { get; init; }
+    public Negatable<IcmpTypeMatch>? IcmpType { get; init; }
     public Negatable<PortList>? Multiport { get; init; }
     public MultiportKind MultiportKind { get; init; }
     /// <summary>`-m comment --comment TEXT`: kept and listed, never matched.</summary>
@@ -51,6 +52,7 @@ public sealed record NatRule
         if (OutInterface is { } o && InterfaceMatches(o.Value, outInterface) == o.Negated) return false;
         if (SourcePort is { } sp && (original.Proto.HasPorts() && sp.Value.Contains(original.SPort)) == sp.Negated) return false;
         if (DestinationPort is { } dp && (original.Proto.HasPorts() && dp.Value.Contains(original.DPort)) == dp.Negated) return false;
+        if (IcmpType is { } it && (original.Proto == Net.Protocol.Icmp && it.Value.Matches(original.IcmpType, original.IcmpCode)) == it.Negated) return false;
         if (Multiport is { } mp && MultiportMatches(mp.Value, original) == mp.Negated) return false;
         return true;
     }
@@ -85,6 +87,11 @@ public sealed record NatRule
             sb.Append(" -m ").Append(Protocol?.Value.Name());
             Opt(SourcePort, "--sport", r => r.ToString(':'));
             Opt(DestinationPort, "--dport", r => r.ToString(':'));
+        }
+        if (IcmpType is not null)
+        {
+            sb.Append(" -m icmp");
+            Opt(IcmpType, "--icmp-type", t => t.ToString());
         }
         if (Multiport is not null)
         {

@@ -103,6 +103,26 @@ public class RuleChainTests
         Assert.Equal(token, e.Token);
     }
 
+    [Theory]
+    [InlineData("-p icmp --icmp-type echo-request", "-p icmp -m icmp --icmp-type 8", 8, 0, true)]
+    [InlineData("-p icmp -m icmp --icmp-type port-unreachable", "-p icmp -m icmp --icmp-type 3/3", 3, 1, false)]
+    [InlineData("-p icmp ! --icmp-type 13/0", "-p icmp -m icmp ! --icmp-type 13/0", 8, 0, true)]
+    [InlineData("-p icmp --icmp-type any", "-p icmp -m icmp --icmp-type any", 17, 0, true)]
+    public void Icmp_types_read_print_and_match_as_xt_icmp(string match, string listed, int type, int code, bool matches)
+    {
+        var rule = IptablesParser.Parse($"iptables -t nat -A POSTROUTING {match} -j ACCEPT").Rule!;
+        Assert.Equal(listed + " -j ACCEPT", rule.Spec());
+        var t = FiveTuple.Icmp(IPv4.Parse("172.18.0.2"), IPv4.Parse("192.0.2.53"), (byte)type, (byte)code, 7);
+        Assert.Equal(matches, rule.Matches(t, "eth0"));
+    }
+
+    [Theory]
+    [InlineData("iptables -t nat -A POSTROUTING --icmp-type 8 -j ACCEPT", "--icmp-type")]
+    [InlineData("iptables -t nat -A POSTROUTING -p icmp --icmp-type bogus -j ACCEPT", "bogus")]
+    [InlineData("iptables -t nat -A POSTROUTING -p icmp --icmp-type 300 -j ACCEPT", "300")]
+    public void Bad_icmp_types_name_the_token(string line, string token) =>
+        Assert.Equal(token, Assert.Throws<ParseException>(() => IptablesParser.Parse(line)).Token);
+
     [Fact]
     public void A_rule_without_a_target_matches_and_goes_on()
     {
