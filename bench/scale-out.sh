@@ -11,7 +11,7 @@
 # `actornat bench new-flows --target a,b,c` spreads its streams over every node's ingress (one flow space). The bench
 # client and PostgreSQL run outside the quotas. Node CPU per flow is the sum of the nodes' CPU time over the measured
 # interval's flows; cores_per_node is that CPU time per node and second, which shows the quota holding (≤ QUOTA_CORES).
-# Before measuring, BENCH_JIT_WARMUP seconds (default 8) of the same load without the quota (JIT), then BENCH_WARMUP
+# Before measuring, BENCH_JIT_WARMUP seconds (default 15) of the same load without the quota (JIT), then BENCH_WARMUP
 # seconds (default 5) under it.
 # Prints one JSON line per node count, and last:
 #   {"quota_cores": Q, "journal": "postgresql", "nodes": {"1": {"per_second": …, "node_cpu_us_per_flow": …}, …}, "ratio_3_to_1": …}
@@ -21,7 +21,7 @@
 set -euo pipefail
 QUOTA=${1:-0.35}; SECS=${2:-10}
 repo=$(cd "$(dirname "$0")/.." && pwd)
-CONC=${BENCH_CONCURRENCY:-18}; BATCH=${BENCH_BATCH:-128}; WARM=${BENCH_WARMUP:-5}; JIT=${BENCH_JIT_WARMUP:-8}
+CONC=${BENCH_CONCURRENCY:-18}; BATCH=${BENCH_BATCH:-128}; WARM=${BENCH_WARMUP:-5}; JIT=${BENCH_JIT_WARMUP:-15}
 [ "$(id -u)" = 0 ] || { echo "scale-out.sh: run as root (cgroups)" >&2; exit 1; }
 (( SECS >= 1 && SECS <= 60 )) || { echo "scale-out.sh: SECONDS must be 1..60" >&2; exit 1; }
 
@@ -64,6 +64,7 @@ set_quota() {  # set_quota GROUP CORES: CORES = -1 lifts the quota
     echo "$q 100000" > "$g/cpu.max"
   fi
 }
+node_ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 
 results=()
 for n in ${SCALE_NODES:-1 2 3}; do
@@ -79,10 +80,16 @@ for n in ${SCALE_NODES:-1 2 3}; do
   done
   # JIT warm-up, without the quota: a fresh node spends its first tens of seconds compiling (tiered JIT: ~half of a
   # node's CPU 15-25 s into a run held to 0.35 cores, docs/PERFORMANCE.md "Issue 11, round 3"), and N nodes pay it N
-  # times, so counted under the quota it inflates the N-node figures most. A light load (2 streams of 32 per node): its
-  # flows are numbered apart from the measured run's (--first-flow), whose flush empties the table again (each flushed
-  # entry costs its node work, so the warm-up leaves few), and every node count starts measuring from an empty table.
+  # times, so counted under the quota it inflates the N-node figures most. A light load (2 streams of 32 per node),
+  # its flows numbered apart from the measured run's (--first-flow), so every node count starts from an empty table.
   "$bin" bench new-flows --target "$urls" -c $((2 * n)) --batch 32 --duration "$JIT" --warmup 0 --json --quiet >/dev/null
+  # Its entries go before the quota (each flushed entry is work for its node: counted under the quota it would fall
+  # into the measured interval, on one node most), and the nodes settle: poll until they use < 0.08 cores each (60 s at most).
+  "$bin" conntrack -F --target "${urls%%,*}" >/dev/null
+  for _ in $(seq 60); do
+    c0=$(node_ticks); sleep 1; c1=$(node_ticks)
+    (( c1 - c0 <= 8 * n )) && break
+  done
   for g in "${groups[@]}"; do set_quota "$g" "$QUOTA"; done
   # The measured run: WARMUP seconds under the quota, then SECONDS measured; the bench sums the nodes' CPU time
   # (--node-pid, all of them) over the measured interval only. WARMUP + SECONDS stay under UDP's 30 s unreplied
