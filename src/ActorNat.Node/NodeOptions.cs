@@ -98,6 +98,12 @@ public sealed class NodeOptions
     public TimeSpan? AcceptableHeartbeatPause { get; set; }
     public TimeSpan? StableAfter { get; set; }
 
+    /// <summary>
+    /// Cluster backend: down a member at once when its remoting port refuses connections (a killed process), instead of
+    /// after the failure detector (default true). Set false where a firewall between members REJECTs with tcp-reset.
+    /// </summary>
+    public bool DownGoneMembers { get; set; } = true;
+
     // ---- Cluster settings (the cluster backend, src/ActorNat.Cluster). ----
 
     /// <summary>Akka remoting endpoint "host:port" (cluster backend only).</summary>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Cluster.Sharding;
@@ -187,6 +188,10 @@ public static class ActorNatHosting
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover, renotify: !o.SerializeMessages), "failover-watcher");
             system.ActorOf(LeaseKeeper.Props(ctx.Fence, ctx.Timing.Lease), LeaseKeeper.Name);
             if (!o.SerializeMessages) system.ActorOf(Failover.SbrTicker.Props(), "sbr-ticker");
+            if (o.DownGoneMembers && Failover.GoneMemberDowner.WhyNot() is { } whyNot)
+                system.Log.Warning("a killed member is left to the failure detector: {0}", whyNot);
+            else if (o.DownGoneMembers)
+                system.ActorOf(Failover.GoneMemberDowner.Props(ctx.ActivationFile), "gone-member-downer");
             system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
