@@ -188,6 +188,7 @@ public static class ActorNatHosting
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover, renotify: !o.SerializeMessages), "failover-watcher");
             system.ActorOf(LeaseKeeper.Props(ctx.Fence, ctx.Timing.Lease), LeaseKeeper.Name);
             if (!o.SerializeMessages) system.ActorOf(Failover.SbrTicker.Props(), "sbr-ticker");
+            if (!o.SerializeMessages) system.ActorOf(Failover.CoordinatorKick.Props("conntrack", "pool", "source", "config"), "coordinator-kick");
             if (o.DownGoneMembers && Failover.GoneMemberDowner.WhyNot() is { } whyNot)
                 system.Log.Warning("a killed member is left to the failure detector: {0}", whyNot);
             else if (o.DownGoneMembers)
