@@ -137,6 +137,8 @@ public static class ActorNatHosting
         // unreachable, the default left shard allocation waiting for up to a minute in the chaos runs. A coordinator
         // state write in flight when a member stops still waits for that member (write-majority-plus makes it all of
         // 3) until it is removed: it is retried every 1 s, not 5 (a chaos pause stalled one coordinator's allocations 5 s).
+        // That timeout also bounds a pool shard's load of its remembered entities from PostgreSQL; a shard that took
+        // longer under load stopped and was started again only after shard-failure-backoff (10 s by default): 0.5 s.
         b.AddHocon($$"""
             akka.cluster.split-brain-resolver.stable-after = {{(int)o.StableAfter.TotalMilliseconds}}ms
             akka.cluster.down-removal-margin = {{Math.Max(1, (int)o.RemovalMargin.TotalMilliseconds)}}ms
@@ -153,6 +155,7 @@ public static class ActorNatHosting
             akka.cluster.sharding.retry-interval = 200ms
             akka.cluster.sharding.handoff-timeout = 5s
             akka.cluster.sharding.updating-state-timeout = 1s
+            akka.cluster.sharding.shard-failure-backoff = 500ms
             akka.cluster.singleton.hand-over-retry-interval = 250ms
             akka.cluster.sharding.distributed-data.majority-min-cap = 2
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
