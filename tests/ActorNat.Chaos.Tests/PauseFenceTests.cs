@@ -13,7 +13,7 @@ public sealed class PauseFenceTests(ChaosFixture fx)
     private (int, string) Cluster(string run, params string[] args) => ChaosFixture.Run("env", fx.Repo, TimeSpan.FromSeconds(180),
         ["ACTORNAT_RUN_DIR=" + run, "ACTORNAT_BIN=" + fx.Actornat, "ACTORNAT_ACTIVATION_LOG=1", "bash", Path.Combine(fx.Repo, "deploy", "local", "cluster.sh"), .. args]);
 
-    /// <summary>SIGSTOP node I for 3.5 s: beyond the default limit (the earliest takeover, 0.6 s heartbeat pause + 0.4 s stable-after + 0.1 s removal margin, less one 0.2 s heartbeat: 0.9 s).</summary>
+    /// <summary>SIGSTOP node I for 3.5 s: beyond the default limit (the earliest takeover, 1 s heartbeat pause + 0.5 s stable-after + 0.1 s removal margin, less one 0.2 s heartbeat: 1.4 s).</summary>
     private int Pause(string run, int i)
     {
         var pid = int.Parse(File.ReadAllText(Path.Combine(run, $"node{i}.pid")).Trim());
