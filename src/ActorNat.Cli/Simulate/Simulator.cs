@@ -191,13 +191,14 @@ public sealed class Simulator
         {
             var v = Send(new Packet(tuple));
             bool forwarded = v.Kind is VerdictKind.Translate or VerdictKind.NoNat or VerdictKind.Untracked;
-            if (forwarded && peerAnswers && flow.Listener)
+            bool answers = peerAnswers && forwarded && _scenario.PeerRoutes.CanAnswer(tuple.Dst, v.Rewritten.Src);
+            if (forwarded && answers && flow.Listener)
             {
                 _now += RoundTripMs;
                 var answer = Send(new Packet(v.Rewritten.Invert()));
                 if (answer.Kind is VerdictKind.Translate or VerdictKind.NoNat && answer.Rewritten.Dst == tuple.Src) answered++;
             }
-            else if (forwarded && peerAnswers)
+            else if (forwarded && answers)
             {
                 _now += RoundTripMs;
                 if (Refused(v.Rewritten, tuple)) refused++;
@@ -250,6 +251,8 @@ public sealed class Simulator
         var tuple = new FiveTuple(Protocol.Tcp, src, dst, sport, (ushort)flow.Dport);
         uint isn = _random.NextU32();
         var syn = Send(new Packet(tuple, TcpFlags.Syn, isn));
+        // The server's SYN-ACK or RST needs a route back to the SYN's source as it left the router.
+        peerAnswers = peerAnswers && syn.Kind != VerdictKind.Drop && _scenario.PeerRoutes.CanAnswer(tuple.Dst, syn.Rewritten.Src);
         if (syn.Kind != VerdictKind.Drop && peerAnswers && !flow.Listener)
         {
             // Nothing listens: the peer's kernel answers the SYN with RST+ACK, which ends the unreplied connection.

@@ -107,10 +107,8 @@ def main():
                 if node.returncode != 0:
                     raise RuntimeError("the node refused %s: %s" % (" ".join(cmd), node.stderr.strip()))
             elif cmd[0].startswith("iptables") and "nat" in cmd:
-                rest = [c for c in cmd[1:] if c not in ("-t", "nat")]
-                verb = "add" if rest[0] in ("-A", "-I") else "del"
-                spec = " ".join(rest[2:])
-                node = subprocess.run([a.actornat, "rule", verb, spec, "--target", a.target], capture_output=True, text=True, timeout=60)
+                # Any nat-table command (-A/-I/-D/-F/-N/-X, user chains) in iptables' own syntax.
+                node = subprocess.run([a.actornat, "iptables", *cmd[1:], "--target", a.target], capture_output=True, text=True, timeout=60)
                 return subprocess.CompletedProcess(cmd, node.returncode, node.stdout, node.stderr)
             elif cmd[0] == "conntrack" or (cmd[0] == "sysctl" and any("nf_conntrack" in c for c in cmd)):
                 # The node's conntrack table and sysctls, not the router kernel's: actornat takes the same arguments.
