@@ -119,6 +119,8 @@ public sealed class Simulator
                 timeouts = timeouts.With(key, int.TryParse(value, out var s) ? s : throw new ParseException($"invalid value \"{value}\" for {key}", value));
             else if (key is "net.ipv4.conf.all.promote_secondaries" or "net.ipv4.conf.default.promote_secondaries")
                 _path.PromoteSecondaries = value.Trim() == "1";
+            else if (key == "net.netfilter.nf_conntrack_max")
+                _path.Apply($"sysctl -w {key}={value.Trim()}");
             else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
                 throw new ParseException($"scenario content not supported by the simulation: sysctl {key}", key);
         }
@@ -151,10 +153,10 @@ public sealed class Simulator
     {
         var src = IPv4.Parse(flow.Src);
         var dst = IPv4.Parse(flow.Dst);
-        bool peerAnswers = flow.Reply && _peers.Contains(flow.Dst);
+        bool peerAnswers = flow.Reply && (_peers.Contains(flow.Dst) || RouterOwns(flow.Dst));
         // An address a namespace gained by exec has its kernel but no listener (the oracle starts listeners only on the
         // scenario's own addresses): a closed port's ICMP port unreachable or RST.
-        if (flow.Proto is "udp" or "tcp" && !_scenario.PeerAddresses.Contains(flow.Dst)) flow = flow with { Listener = false };
+        if (flow.Proto is "udp" or "tcp" && !_scenario.PeerAddresses.Contains(flow.Dst) && !RouterOwns(flow.Dst)) flow = flow with { Listener = false };
         _now += FlowOverheadMs;
         switch (flow.Proto)
         {
@@ -322,6 +324,7 @@ public sealed class Simulator
         {
             _path.AdvanceTo(_now);
             _path.Apply(string.Join(' ', cmd.Select(Quote)));
+            _routerAddresses = null;
             _exec.Add(new ExecRecord(x.Namespace, cmd, true, ""));
             return;
         }
@@ -373,6 +376,15 @@ public sealed class Simulator
         else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
             _path.Apply($"sysctl -w {key}={value}");
     }
+
+    /// <summary>The router's own addresses answer too (the oracle serves a flow from whichever namespace owns its destination).</summary>
+    private bool RouterOwns(string address) => (_routerAddresses ??= RouterAddresses()).Contains(address);
+
+    private HashSet<string>? _routerAddresses; // read from the path after configuration; cleared by an exec of `ip`
+
+    private HashSet<string> RouterAddresses() =>
+        [.. _path.Config().Addresses.SelectMany(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(w => w.Contains('/') && IPv4.TryParse(w.Split('/')[0], out _)).Select(w => w.Split('/')[0])];
 
     /// <summary>`ip [-4] addr|address|a add|del ADDR[/LEN] …`: the address and whether it is added; else null.</summary>
     private static (bool Add, string Address)? PeerAddressChange(IReadOnlyList<string> cmd)

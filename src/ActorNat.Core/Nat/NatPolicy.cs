@@ -12,6 +12,9 @@ public static class NatPolicy
 {
     public static NatDecision Decide(Topology topology, RuleSet rules, in FiveTuple original)
     {
+        // For the box itself (the local table is looked up first): delivered, never through POSTROUTING, so no rule
+        // applies; INPUT's null binding keeps the tuple.
+        if (topology.IsLocal(original.Dst)) return NoNat(original, -1, "");
         if (topology.Lookup(original.Dst) is not { } route) return NatDecision.Drop(DropReason.NoRoute);
         var outName = route.Interface.Name;
         var (rule, at) = FirstVerdict(rules, rules.Rules, original, outName, 0);
