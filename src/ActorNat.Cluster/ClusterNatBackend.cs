@@ -210,9 +210,37 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
     {
         var lists = await CollectLists(filter, delete: true, ct).ConfigureAwait(false);
         await ForgetSources(lists.SelectMany(l => l.Entries), ct).ConfigureAwait(false);
+        await EvictEntities(lists.SelectMany(l => l.Entries), ct).ConfigureAwait(false);
         int n = Records(lists).Count;
         if (n > 0) await DropLeasesEverywhere(ct).ConfigureAwait(false);
         return n;
+    }
+
+    /// <summary>
+    /// Each deleted connection's entity has let its entry go before the command returns (the pools tell them too, but
+    /// without waiting): a packet right after `conntrack -D` must open a new connection, not be answered from the
+    /// deleted one. An entity on a lost node does not answer; its entry goes with it.
+    /// </summary>
+    private async Task EvictEntities(IEnumerable<Entry> deleted, CancellationToken ct)
+    {
+        using var inFlight = new SemaphoreSlim(256);
+        await Task.WhenAll(deleted.Select(async e =>
+        {
+            await inFlight.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                var evict = new Evict { Original = e.Original, Reason = (uint)DestroyReason.Deleted, ConntrackId = e.Id, Ack = true };
+                await ctx.ConntrackRegion.Ask<DestroyedCount>(evict, ctx.Options.AttemptTimeout, ct).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                // its node is gone or fenced; nothing there answers from the entry any more
+            }
+            finally
+            {
+                inFlight.Release();
+            }
+        })).ConfigureAwait(false);
     }
 
     /// <summary>

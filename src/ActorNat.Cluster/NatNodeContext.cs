@@ -87,4 +87,7 @@ public sealed class NatNodeContext
 
     /// <summary>Tests: a pool loses the messages this returns true for, as a region may during a shard hand-off.</summary>
     public Func<object, bool>? LoseAtPool { get; set; }
+
+    /// <summary>Tests: a conntrack entity loses the messages this returns true for (a message still on its way).</summary>
+    public Func<object, bool>? LoseAtEntity { get; set; }
 }

@@ -41,7 +41,7 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
         var envelope = new NodeEnvelope { Refs = { "akka.tcp://actornat@127.0.0.1:1/temp/a" }, Items = { item, new EnvelopeItem { Target = 1, Manifest = "v", Payload = new Messages.Verdict { RequestId = 3 }.ToByteString() } } };
         object[] all =
         [
-            new EntityPacket { Original = T, Direction = 1, Packet = packet }, new Expire { Original = T }, new Evict { Original = T, Reason = 2 },
+            new EntityPacket { Original = T, Direction = 1, Packet = packet }, new Expire { Original = T }, new Evict { Original = T, Reason = 2 }, new Evict { Original = T, Reason = 2, ConntrackId = 9, Ack = true },
             new EntryGone { Original = T }, alloc, new Allocated { Ok = true, Ip = 5, Port = 6, Kind = 3, Collisions = 2 },
             new PoolPacket { Pool = "p", Packet = packet }, new HolderUpdate { Pool = "p", Reply = T, State = state, Seq = 3, ConntrackId = 9 },
             new HolderUpdateAck { Reply = T, Seq = 3, Held = true },
@@ -55,6 +55,8 @@ public class SerializerTests(SerializerTests.Node node) : IClassFixture<Serializ
             new PoolAllocateBatch { Pool = "17/10.0.2.15/1", Allocations = { alloc } },
             new RegisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, Mapping = mapping },
             new UnregisterSource { Bucket = "s1", Proto = 6, Client = 1, ClientPort = 2, ConntrackId = 9 },
+            new ForgetSources { Bucket = "s1", Connections = { new UnregisterSource { Bucket = "s1", Proto = 17, Client = 1, ClientPort = 2, ConntrackId = 9 } } },
+            new SourcesForgotten { Count = 1 },
             new ApplyConfig { Line = "iptables -t nat -F" }, new ConfigResult { Ok = false, Error = "bad", Token = "x", Version = 3 },
             new GetConfig(), cfg, new ConfigLineApplied { Line = "ip route add default via 10.0.2.2" }, new GetNodeStats(), stats,
             new Counter { Name = "drop", Value = 1 }, StopEntity.Instance, T, packet, state,

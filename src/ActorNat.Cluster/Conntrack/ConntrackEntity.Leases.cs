@@ -57,8 +57,8 @@ public sealed partial class ConntrackEntity
             }
             case Expire:
                 return _exists && _entry.State.IsExpired(_ctx.Clock.NowMs);
-            case Evict:
-                return _exists;
+            case Evict e:
+                return _exists && (e.ConntrackId == 0 || e.ConntrackId == _entry.Id);
             case HolderUpdateAck a:
                 return !a.Held && _exists;
             case StopEntity:

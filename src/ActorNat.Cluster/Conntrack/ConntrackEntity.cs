@@ -165,6 +165,7 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
     /// <summary>The entry's commands; one that may change the entry waits until its leased copies are back.</summary>
     private void Dispatch(object message, IActorRef sender)
     {
+        if (_ctx.LoseAtEntity?.Invoke(message) == true) return;
         if (HasLeases && ChangesEntry(message))
         {
             BeginRevoke(message, sender);
@@ -182,8 +183,11 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
                 OnExpire(e, sender);
                 break;
             case Evict e:
-                // The pool that evicts also takes the mapping out of the bysource index (it may have no entity).
-                if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true, unregister: false);
+                // The pool that evicts also takes the mapping out of the bysource index (it may have no entity). A late
+                // eviction of an older entry of the same tuple leaves a newer one alone.
+                bool evicted = _exists && (e.ConntrackId == 0 || e.ConntrackId == _entry.Id);
+                if (evicted) Destroy((DestroyReason)e.Reason, tellPool: true, unregister: false);
+                if (e.Ack) sender.Tell(new DestroyedCount { Count = evicted ? 1 : 0 });
                 LetGoIfEmpty();
                 break;
             case LetGo:

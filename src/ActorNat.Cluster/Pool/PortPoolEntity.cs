@@ -134,7 +134,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     {
         foreach (var (e, reason) in _released)
         {
-            _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
+            _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason, ConntrackId = e.Id });
             UnregisterSource(e);
             JournalRelease(e.Reply);
         }
@@ -391,7 +391,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
 
     private void Evict(in ConntrackEntry e, DestroyReason reason)
     {
-        _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
+        _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason, ConntrackId = e.Id });
         UnregisterSource(e);
         Free(e.Reply);
     }
