@@ -208,9 +208,31 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
 
     public async Task<int> DeleteAsync(ConntrackFilter filter, CancellationToken ct = default)
     {
-        int n = (await Collect(filter, delete: true, ct).ConfigureAwait(false)).Count;
+        var lists = await CollectLists(filter, delete: true, ct).ConfigureAwait(false);
+        await ForgetSources(lists.SelectMany(l => l.Entries), ct).ConfigureAwait(false);
+        int n = Records(lists).Count;
         if (n > 0) await DropLeasesEverywhere(ct).ConfigureAwait(false);
         return n;
+    }
+
+    /// <summary>
+    /// The deleted connections leave the bysource index before the command returns, as in the kernel, where the next
+    /// connection from the same client ip:port cannot find a deleted one's mapping.
+    /// </summary>
+    private async Task ForgetSources(IEnumerable<Entry> deleted, CancellationToken ct)
+    {
+        const int PerMessage = 2000; // ~25 bytes each: well inside remoting's 128 kB frame
+        var open = new Dictionary<string, ForgetSources>();
+        var all = new List<ForgetSources>();
+        foreach (var e in deleted)
+        {
+            var o = e.Original.ToCore();
+            var bucket = Keys.SourceBucket(o.Proto, o.Src, o.Key, ctx.Options.SourceBuckets);
+            if (!open.TryGetValue(bucket, out var m) || m.Connections.Count >= PerMessage)
+                all.Add(open[bucket] = m = new ForgetSources { Bucket = bucket });
+            m.Connections.Add(new UnregisterSource { Bucket = bucket, Proto = (uint)o.Proto, Client = o.Src.Value, ClientPort = o.Key, ConntrackId = e.Id });
+        }
+        await Task.WhenAll(all.Select(m => AskAgainWhileMoving<SourcesForgotten>(ctx.SourceRegion, m, ct))).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -238,11 +260,18 @@ public sealed class ClusterNatBackend(ActorSystem system, NatNodeContext ctx) : 
     public async Task<long> CountAsync(CancellationToken ct = default) =>
         (await Collect(ConntrackFilter.All, delete: false, ct).ConfigureAwait(false)).Count;
 
-    private async Task<List<ConntrackRecord>> Collect(ConntrackFilter filter, bool delete, CancellationToken ct)
+    private async Task<List<ConntrackRecord>> Collect(ConntrackFilter filter, bool delete, CancellationToken ct) =>
+        Records(await CollectLists(filter, delete, ct).ConfigureAwait(false));
+
+    private async Task<List<EntryList>> CollectLists(ConntrackFilter filter, bool delete, CancellationToken ct)
     {
         var msgFilter = filter.ToMsg();
-        var lists = (await Task.WhenAll((await PoolIds(ct).ConfigureAwait(false)).Select(pool => Pages(pool, msgFilter, delete, ct))).ConfigureAwait(false))
-            .SelectMany(l => l);
+        return (await Task.WhenAll((await PoolIds(ct).ConfigureAwait(false)).Select(pool => Pages(pool, msgFilter, delete, ct))).ConfigureAwait(false))
+            .SelectMany(l => l).ToList();
+    }
+
+    private static List<ConntrackRecord> Records(List<EntryList> lists)
+    {
         var records = new List<ConntrackRecord>();
         foreach (var list in lists)
             foreach (var e in list.Entries)

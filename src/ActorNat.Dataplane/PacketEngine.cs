@@ -53,6 +53,7 @@ public sealed class PacketEngine
         public NfQueue? Queue;
         public uint Id, Mark;
         public bool PreRouting;
+        public bool Output;
         public byte[] Data = [];
         public PacketView View;
         public Flow? Flow;        // the cached flow this packet belongs to (its Pending count), or the refreshed one
@@ -69,7 +70,10 @@ public sealed class PacketEngine
     /// </summary>
     public void OnPacket(NfQueue queue, uint id, int hook, uint mark, Span<byte> packet)
     {
-        bool pre = hook == NfQueue.HookPreRouting;
+        // A packet of the router itself (OUTPUT) is decided as an arriving one is, and rewritten at once in either
+        // direction: it crosses no FORWARD hook.
+        bool output = hook == NfQueue.HookLocalOut;
+        bool pre = hook == NfQueue.HookPreRouting || output;
         var status = PacketView.Parse(packet, out var v);
         if (status != ParseStatus.Ok)
         {
@@ -110,7 +114,7 @@ public sealed class PacketEngine
                     bool stateChange = v.Tuple.Proto == Protocol.Tcp && (v.TcpFlags & StateFlags) != 0;
                     if (flow.Offloaded && flow.Pending == 0 && !stateChange)
                     {
-                        target = reply || _options.EarlyRewrite ? flow.Target(v.Tuple) : v.Tuple;
+                        target = reply || output || _options.EarlyRewrite ? flow.Target(v.Tuple) : v.Tuple;
                         flow.LastSeenMs = NowMs;
                         flow.Active = true;
                         flow.LastTuple = v.Tuple;
@@ -137,7 +141,7 @@ public sealed class PacketEngine
         meta.WithEntry = flow is not null; // a known flow: is it established now (then offloaded)?
         _toCluster.Writer.TryWrite(new Pending
         {
-            Queue = queue, Id = id, Mark = mark, PreRouting = pre, Data = packet.ToArray(), View = v, Flow = flow,
+            Queue = queue, Id = id, Mark = mark, PreRouting = pre, Output = output, Data = packet.ToArray(), View = v, Flow = flow,
             Meta = meta,
         });
     }
@@ -274,7 +278,7 @@ public sealed class PacketEngine
         }
         // Before routing only a reply is rewritten (and marked); the original direction's source is rewritten at FORWARD.
         bool reply = v.Direction == Wire.PacketDirection.Reply;
-        if (v.Action == Wire.VerdictAction.Translate && v.Rewritten is not null && !p.View.IsIcmpError && (reply || !p.PreRouting))
+        if (v.Action == Wire.VerdictAction.Translate && v.Rewritten is not null && !p.View.IsIcmpError && (reply || !p.PreRouting || p.Output))
             Rewriter.Rewrite(p.Data, p.View, rewritten);
         Counters.CountCluster();
         p.Queue!.Accept(p.Id, p.Data, p.PreRouting && reply ? p.Mark | _options.Mark : p.Mark);

@@ -6,7 +6,8 @@ namespace ActorNat.Dataplane;
 /// The netfilter rules that hand packets to the data plane, in the router's namespace: the kernel's conntrack kept out
 /// of the way (raw NOTRACK), every arriving packet queued before routing (mangle PREROUTING: decided there, a reply's
 /// destination rewritten), and forwarded packets queued after routing (mangle FORWARD: the original direction's
-/// source rewritten) unless PREROUTING already translated them as replies (the mark).
+/// source rewritten) unless PREROUTING already translated them as replies (the mark), and the router's own packets
+/// (mangle OUTPUT: decided and rewritten there, since they cross neither PREROUTING nor FORWARD).
 /// Removed again on exit.
 /// </summary>
 public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter log)
@@ -19,6 +20,8 @@ public sealed class Rules(string? netns, string queueSpec, uint mark, TextWriter
         ["-t", "raw", "-I", "OUTPUT", "-j", "CT", "--notrack"],
         ["-t", "mangle", "-A", "PREROUTING", "!", "-i", "lo", "-j", "NFQUEUE", .. Queue()],
         ["-t", "mangle", "-A", "FORWARD", "-m", "mark", "!", "--mark", $"0x{mark:x}/0x{mark:x}", "-j", "NFQUEUE", .. Queue()],
+        // The router's own packets (its answers to connections addressed to it): decided and rewritten there.
+        ["-t", "mangle", "-A", "OUTPUT", "!", "-o", "lo", "-j", "NFQUEUE", .. Queue()],
     ];
 
     private string[] Queue() => queueSpec.Contains(':') ? ["--queue-balance", queueSpec] : ["--queue-num", queueSpec];

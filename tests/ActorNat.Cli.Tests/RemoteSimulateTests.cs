@@ -15,6 +15,7 @@ public class RemoteSimulateTests(ITestOutputHelper output)
     [InlineData("states-timeouts")]          // sleeps: about 8 s of real waiting on the node's clock
     [InlineData("secondary-address-states")] // a UDP stream formed by a real 2.3 s pause
     [InlineData("icmp-types-and-errors")]    // ICMP types, errors RELATED (a port unreachable translated back), a refused SYN
+    [InlineData("conntrack-delete-sysctl")]  // conntrack -D of a flow the pool answered alone, then sysctl -w: about 5 s
     public async Task Scenario_through_a_live_node_passes_compare_against_the_kernel(string name)
     {
         await using var node = await TestNode.StartAsync();

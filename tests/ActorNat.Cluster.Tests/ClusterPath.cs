@@ -44,4 +44,6 @@ public sealed class ClusterPath(TestCluster cluster, INatBackend ingress) : Simu
     public IReadOnlyList<(string Name, long Value)> Stats() => ingress.StatsAsync().GetAwaiter().GetResult();
 
     public ConfigSnapshot Config() => ingress.GetConfigAsync().GetAwaiter().GetResult();
+
+    public int Delete(ConntrackFilter filter) => ingress.DeleteAsync(filter).GetAwaiter().GetResult();
 }

@@ -16,6 +16,7 @@ public static class ClientCommands
         root.Subcommands.Add(SendCommand.Create());
         root.Subcommands.Add(ConntrackCommand.Create());
         root.Subcommands.Add(ConfigCommands.Rule());
+        root.Subcommands.Add(ConfigCommands.Iptables());
         root.Subcommands.Add(ConfigCommands.Addr());
         root.Subcommands.Add(ConfigCommands.Route());
         root.Subcommands.Add(ClusterCommand.Create());

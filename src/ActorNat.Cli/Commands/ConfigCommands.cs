@@ -49,6 +49,37 @@ public static class ConfigCommands
             """) { add, del, list };
     }
 
+    /// <summary>
+    /// `actornat iptables -t nat …`: the whole iptables command line against the node's nat table (user chains, -N, -X,
+    /// -F, -I, -D as iptables takes them); `-S` lists it as `iptables -t nat -S` does.
+    /// </summary>
+    public static Command Iptables()
+    {
+        var cmd = new Command("iptables", """
+            Run an iptables command against the node's nat table, in iptables' own syntax (POSTROUTING and user chains).
+
+            Examples:
+              actornat iptables -t nat -N WEB --token $TOKEN
+              actornat iptables -t nat -A WEB -p tcp -j MASQUERADE --to-ports 40000-40099
+              actornat iptables -t nat -A POSTROUTING -p tcp -m multiport --dports 80,443 -j WEB
+              actornat iptables -t nat -S
+            """) { TreatUnmatchedTokensAsErrors = false };
+        cmd.SetAction((parse, ct) => ClientContext.Run(parse, ct, async (c, ct) =>
+        {
+            var words = parse.UnmatchedTokens.ToList();
+            if (words.Contains("-S") || words.Contains("--list-rules"))
+            {
+                foreach (var line in (await c.Admin.RuleListAsync(new Wire.ListRequest(), c.Headers, cancellationToken: ct)).Lines)
+                    await c.Out.WriteLineAsync(line);
+                return 0;
+            }
+            var command = "iptables " + string.Join(' ', words.Select(w => w.Length == 0 || w.Any(ch => char.IsWhiteSpace(ch) || ch is '"' or '\'') ? $"'{w}'" : w));
+            await c.Admin.ApplyConfigAsync(new Wire.ConfigLines { Lines = { command } }, c.Headers, cancellationToken: ct);
+            return 0;
+        }));
+        return cmd;
+    }
+
     public static Command Addr() => IpObject("addr", "addresses", "172.18.0.1/16 dev docker0", "ip -o addr",
         (c, s, ct) => c.Admin.AddressAddAsync(new Wire.AddressRequest { Spec = s }, c.Headers, cancellationToken: ct).ResponseAsync,
         (c, s, ct) => c.Admin.AddressDelAsync(new Wire.AddressRequest { Spec = s }, c.Headers, cancellationToken: ct).ResponseAsync,

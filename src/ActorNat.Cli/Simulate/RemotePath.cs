@@ -251,6 +251,25 @@ public sealed class RemotePath : Simulator.IPacketPath
         _admin.AddressList(new Wire.ListRequest(), _headers).Lines.ToList(),
         _admin.RouteList(new Wire.ListRequest(), _headers).Lines.ToList(),
         _admin.RuleList(new Wire.ListRequest(), _headers).Lines.ToList());
+
+    /// <summary>`conntrack -D`/`-F` through AdminService (which needs the node's token where one is set).</summary>
+    public int Delete(ConntrackFilter filter)
+    {
+        var wire = new Wire.ConntrackFilter
+        {
+            SrcAddress = filter.Source?.ToString() ?? "",
+            DstAddress = filter.Destination?.ToString() ?? "",
+            State = filter.State?.Name() ?? "",
+        };
+        if (filter.Protocol is { } p) wire.Protocol = p switch
+        {
+            Protocol.Tcp => Wire.IpProtocol.Tcp, Protocol.Udp => Wire.IpProtocol.Udp, _ => Wire.IpProtocol.Icmp,
+        };
+        if (filter.SourcePort is { } sp) wire.SrcPort = sp;
+        if (filter.DestinationPort is { } dp) wire.DstPort = dp;
+        if (filter.Id is { } id) wire.Id = id;
+        return (int)_admin.ConntrackDelete(wire, _headers).Count;
+    }
 }
 
 /// <summary>`simulate --target URL`: the connection to the node and its <see cref="RemotePath"/>; null without --target.</summary>

@@ -46,6 +46,8 @@ public sealed class Scenario
     /// address, a hop on the path. (A `blackhole` route answers nothing, as no route at all.)
     /// </summary>
     public IReadOnlyList<(ActorNat.Core.Net.Prefix Prefix, byte Code)> UnreachableRoutes { get; init; } = [];
+    /// <summary>The other namespaces' connected subnets and routes: whether a server can answer a packet's source.</summary>
+    public PeerRoutes PeerRoutes { get; init; } = new();
     public required IReadOnlyList<ScenarioStep> Steps { get; init; }
 
     public IEnumerable<ScenarioFlow> Flows => Steps.OfType<FlowStep>().Select(s => s.Flow);
@@ -68,6 +70,7 @@ public sealed class Scenario
         var interfaces = new List<RouterInterface>();
         var linkAddrs = new List<string>();
         var unreachable = new List<(ActorNat.Core.Net.Prefix, byte)>();
+        var peerRoutes = new PeerRoutes();
 
         if (namespaces.ValueKind == JsonValueKind.Object)
         {
@@ -81,7 +84,7 @@ public sealed class Scenario
                         case "routes":
                             if (isRouter) routes.AddRange(setting.Value.EnumerateArray().Select(r => r.GetString()!));
                             else
-                                foreach (var r in setting.Value.EnumerateArray().Select(r => r.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+                                foreach (var r in setting.Value.EnumerateArray().Select(r => { peerRoutes.AddRoute(ns.Name, r.GetString()!); return r.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries); }))
                                     if (r.Length >= 2 && r[0] is "unreachable" or "prohibit")
                                         unreachable.Add((ActorNat.Core.Net.Prefix.TryParse(r[1], out var pfx) ? pfx
                                             : throw new ParseException($"invalid prefix \"{r[1]}\" in namespaces.{ns.Name}.routes", r[1]), r[0] == "prohibit" ? (byte)13 : (byte)1));
@@ -105,6 +108,7 @@ public sealed class Scenario
                             {
                                 if (isRouter) throw Unsupported($"namespaces.{ns.Name}.local_addrs (local addresses on the router)");
                                 peers.Add(HostOf(a.GetString()!));
+                                peerRoutes.AddAddress(ns.Name, a.GetString()!);
                             }
                             break;
                         case "dummies":
@@ -112,7 +116,7 @@ public sealed class Scenario
                             {
                                 var addrs = d.GetProperty("addrs").EnumerateArray().Select(x => x.GetString()!).ToList();
                                 if (isRouter) interfaces.Add(new RouterInterface(d.GetProperty("dev").GetString()!, addrs));
-                                else foreach (var a in addrs) peers.Add(HostOf(a));
+                                else foreach (var a in addrs) { peers.Add(HostOf(a)); peerRoutes.AddAddress(ns.Name, a); }
                             }
                             break;
                         case "nft":
@@ -135,7 +139,7 @@ public sealed class Scenario
                     var ns = end.GetProperty("ns").GetString()!;
                     var addrs = end.TryGetProperty("addrs", out var ad) ? ad.EnumerateArray().Select(x => x.GetString()!).ToList() : [];
                     if (ns == router) interfaces.Add(new RouterInterface(end.GetProperty("dev").GetString()!, addrs));
-                    else foreach (var a in addrs) { peers.Add(HostOf(a)); linkAddrs.Add(a); }
+                    else foreach (var a in addrs) { peers.Add(HostOf(a)); linkAddrs.Add(a); peerRoutes.AddAddress(ns, a); }
                 }
             }
         }
@@ -159,6 +163,7 @@ public sealed class Scenario
         {
             Name = name, Router = router, Interfaces = interfaces, Routes = routes, Iptables = iptables, Sysctl = sysctl,
             PeerAddresses = peers, Steps = steps, PeerLinkAddresses = linkAddrs, UnreachableRoutes = unreachable,
+            PeerRoutes = peerRoutes,
         };
     }
 

@@ -28,6 +28,8 @@ public sealed class Simulator
         long NowMs { get; }
         IReadOnlyList<(string Name, long Value)> Stats();
         ConfigSnapshot Config();
+        /// <summary>`conntrack -D`/`-F`: destroys the matching entries, as deleted; returns how many.</summary>
+        int Delete(ConntrackFilter filter);
     }
 
     /// <summary>A <see cref="NatEngine"/> on a <see cref="ManualClock"/>.</summary>
@@ -45,6 +47,7 @@ public sealed class Simulator
         public long NowMs => _clock.NowMs;
         public IReadOnlyList<(string Name, long Value)> Stats() => Engine.Stats.All().ToList();
         public ConfigSnapshot Config() => LocalNatBackend.Snapshot(Engine);
+        public int Delete(ConntrackFilter filter) => Engine.DestroyWhere(e => filter.Matches(e), DestroyReason.Deleted);
     }
 
     // Latencies of the namespaces' veth path, and of a client's per-flow work; small, so timeouts match the kernel's.
@@ -59,6 +62,7 @@ public sealed class Simulator
     private readonly Dictionary<int, TcpPeer> _tcp = [];
     private readonly List<Snapshot> _snapshots = [];
     private readonly List<ExecRecord> _exec = [];
+    private readonly HashSet<string> _peers; // the other namespaces' addresses now (exec may change them)
 
     private sealed class TcpPeer
     {
@@ -72,6 +76,7 @@ public sealed class Simulator
     {
         _scenario = scenario;
         _path = path;
+        _peers = [.. scenario.PeerAddresses];
         _random = new SeededRandom(seed ^ 0x5DEECE66DUL);
         _now = path.NowMs;
     }
@@ -146,7 +151,10 @@ public sealed class Simulator
     {
         var src = IPv4.Parse(flow.Src);
         var dst = IPv4.Parse(flow.Dst);
-        bool peerAnswers = flow.Reply && _scenario.PeerAddresses.Contains(flow.Dst);
+        bool peerAnswers = flow.Reply && (_peers.Contains(flow.Dst) || RouterOwns(flow.Dst));
+        // An address a namespace gained by exec has its kernel but no listener (the oracle starts listeners only on the
+        // scenario's own addresses): a closed port's ICMP port unreachable or RST.
+        if (flow.Proto is "udp" or "tcp" && !_scenario.PeerAddresses.Contains(flow.Dst) && !RouterOwns(flow.Dst)) flow = flow with { Listener = false };
         _now += FlowOverheadMs;
         switch (flow.Proto)
         {
@@ -183,13 +191,14 @@ public sealed class Simulator
         {
             var v = Send(new Packet(tuple));
             bool forwarded = v.Kind is VerdictKind.Translate or VerdictKind.NoNat or VerdictKind.Untracked;
-            if (forwarded && peerAnswers && flow.Listener)
+            bool answers = peerAnswers && forwarded && _scenario.PeerRoutes.CanAnswer(tuple.Dst, v.Rewritten.Src);
+            if (forwarded && answers && flow.Listener)
             {
                 _now += RoundTripMs;
                 var answer = Send(new Packet(v.Rewritten.Invert()));
                 if (answer.Kind is VerdictKind.Translate or VerdictKind.NoNat && answer.Rewritten.Dst == tuple.Src) answered++;
             }
-            else if (forwarded && peerAnswers)
+            else if (forwarded && answers)
             {
                 _now += RoundTripMs;
                 if (Refused(v.Rewritten, tuple)) refused++;
@@ -242,6 +251,8 @@ public sealed class Simulator
         var tuple = new FiveTuple(Protocol.Tcp, src, dst, sport, (ushort)flow.Dport);
         uint isn = _random.NextU32();
         var syn = Send(new Packet(tuple, TcpFlags.Syn, isn));
+        // The server's SYN-ACK or RST needs a route back to the SYN's source as it left the router.
+        peerAnswers = peerAnswers && syn.Kind != VerdictKind.Drop && _scenario.PeerRoutes.CanAnswer(tuple.Dst, syn.Rewritten.Src);
         if (syn.Kind != VerdictKind.Drop && peerAnswers && !flow.Listener)
         {
             // Nothing listens: the peer's kernel answers the SYN with RST+ACK, which ends the unreplied connection.
@@ -311,6 +322,20 @@ public sealed class Simulator
         {
             _path.AdvanceTo(_now);
             _path.Apply(string.Join(' ', cmd.Select(Quote)));
+            _routerAddresses = null;
+            _exec.Add(new ExecRecord(x.Namespace, cmd, true, ""));
+            return;
+        }
+        if (x.Namespace == _scenario.Router && RouterExec.Parse(cmd) is { } change)
+        {
+            _path.AdvanceTo(_now);
+            _exec.Add(new ExecRecord(x.Namespace, cmd, true, Change(change)));
+            return;
+        }
+        if (x.Namespace != _scenario.Router && PeerAddressChange(cmd) is var (add, address))
+        {
+            // Another namespace gains or loses an address: whether it answers packets for it (a server, a client).
+            if (add) _peers.Add(address); else _peers.Remove(address);
             _exec.Add(new ExecRecord(x.Namespace, cmd, true, ""));
             return;
         }
@@ -323,6 +348,51 @@ public sealed class Simulator
             return;
         }
         throw new ParseException($"scenario content not supported by the simulation: exec in {x.Namespace}: {string.Join(' ', cmd)}", cmd[0]);
+    }
+
+    /// <summary>Applies a conntrack or sysctl change; returns what the tool prints (conntrack's summary line).</summary>
+    private string Change(RouterChange change)
+    {
+        switch (change)
+        {
+            case ConntrackDeletion d:
+                int n = _path.Delete(d.Filter);
+                return $"{Commands.ConntrackCommand.Version}: {n} flow entries have been deleted.";
+            case SysctlChange s:
+                foreach (var (key, value) in s.Assignments) Sysctl(key, value);
+                return string.Join('\n', s.Assignments.Select(a => $"{a.Key} = {a.Value}"));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(change), change, null);
+        }
+    }
+
+    /// <summary>One sysctl as the router's kernel takes it: timeouts through the path's timeouts, others as a configuration line.</summary>
+    private void Sysctl(string key, string value)
+    {
+        if (key.Contains("nf_conntrack_") && key.Contains("timeout"))
+            _path.Timeouts = _path.Timeouts.With(key, int.TryParse(value, out var s) ? s : throw new ParseException($"invalid value \"{value}\" for {key}", value));
+        else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
+            _path.Apply($"sysctl -w {key}={value}");
+    }
+
+    /// <summary>The router's own addresses answer too (the oracle serves a flow from whichever namespace owns its destination).</summary>
+    private bool RouterOwns(string address) => (_routerAddresses ??= RouterAddresses()).Contains(address);
+
+    private HashSet<string>? _routerAddresses; // read from the path after configuration; cleared by an exec of `ip`
+
+    private HashSet<string> RouterAddresses() =>
+        [.. _path.Config().Addresses.SelectMany(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(w => w.Contains('/') && IPv4.TryParse(w.Split('/')[0], out _)).Select(w => w.Split('/')[0])];
+
+    /// <summary>`ip [-4] addr|address|a add|del ADDR[/LEN] …`: the address and whether it is added; else null.</summary>
+    private static (bool Add, string Address)? PeerAddressChange(IReadOnlyList<string> cmd)
+    {
+        var words = cmd.Where(w => w != "-4").ToList();
+        if (words.Count < 4 || words[0] != "ip" || words[1] is not ("addr" or "address" or "a")) return null;
+        if (words[2] is not ("add" or "del" or "delete")) return null;
+        var address = words[3].Split('/')[0];
+        if (!IPv4.TryParse(address, out _)) throw new ParseException($"invalid address \"{words[3]}\" in exec", words[3]);
+        return (words[2] == "add", address);
     }
 
     private static bool ReadOnly(IReadOnlyList<string> cmd)

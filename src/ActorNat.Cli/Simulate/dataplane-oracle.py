@@ -99,18 +99,22 @@ def main():
     kernel_run = ko.run
 
     def run(cmd, check=True, ns=None, timeout=30, capture=True):
-        if ns == o.ns(router) and len(cmd) >= 3:
-            if cmd[0] == "ip" and cmd[1] in ("addr", "address", "route") and cmd[2] in ("add", "del", "delete"):
+        if ns == o.ns(router) and len(cmd) >= 2:
+            if cmd[0] == "ip" and len(cmd) >= 3 and cmd[1] in ("addr", "address", "route") and cmd[2] in ("add", "del", "delete"):
                 obj = "addr" if cmd[1].startswith("addr") else "route"
                 node = subprocess.run([a.actornat, obj, "del" if cmd[2].startswith("del") else "add", *cmd[3:], "--target", a.target],
                                       capture_output=True, text=True, timeout=60)
                 if node.returncode != 0:
                     raise RuntimeError("the node refused %s: %s" % (" ".join(cmd), node.stderr.strip()))
             elif cmd[0].startswith("iptables") and "nat" in cmd:
-                rest = [c for c in cmd[1:] if c not in ("-t", "nat")]
-                verb = "add" if rest[0] in ("-A", "-I") else "del"
-                spec = " ".join(rest[2:])
-                node = subprocess.run([a.actornat, "rule", verb, spec, "--target", a.target], capture_output=True, text=True, timeout=60)
+                # Any nat-table command (-A/-I/-D/-F/-N/-X, user chains) in iptables' own syntax.
+                node = subprocess.run([a.actornat, "iptables", *cmd[1:], "--target", a.target], capture_output=True, text=True, timeout=60)
+                return subprocess.CompletedProcess(cmd, node.returncode, node.stdout, node.stderr)
+            elif cmd[0] == "conntrack" or (cmd[0] == "sysctl" and any("nf_conntrack" in c for c in cmd)):
+                # The node's conntrack table and sysctls, not the router kernel's: actornat takes the same arguments.
+                node = subprocess.run([a.actornat, *cmd, "--target", a.target], capture_output=True, text=True, timeout=60)
+                if check and node.returncode != 0:
+                    raise RuntimeError("the node refused %s: %s" % (" ".join(cmd), node.stderr.strip()))
                 return subprocess.CompletedProcess(cmd, node.returncode, node.stdout, node.stderr)
         return kernel_run(cmd, check=check, ns=ns, timeout=timeout, capture=capture)
 

@@ -182,7 +182,8 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
                 OnExpire(e, sender);
                 break;
             case Evict e:
-                if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true);
+                // The pool that evicts also takes the mapping out of the bysource index (it may have no entity).
+                if (_exists) Destroy((DestroyReason)e.Reason, tellPool: true, unregister: false);
                 LetGoIfEmpty();
                 break;
             case LetGo:
@@ -237,7 +238,7 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
         else TellPool();
     }
 
-    private void Destroy(DestroyReason reason, bool tellPool)
+    private void Destroy(DestroyReason reason, bool tellPool, bool unregister = true)
     {
         var e = _entry;
         _exists = false;
@@ -248,6 +249,7 @@ public sealed partial class ConntrackEntity : UntypedActor, IWithUnboundedStash,
         _ctx.EntryEvent?.Invoke(e, reason);
         if (tellPool)
             _ctx.PoolRegion.Tell(new Release { Pool = _pool, Reply = e.Reply.ToMsg(), ConntrackId = e.Id, Reason = (uint)reason });
+        if (!unregister) return;
         _ctx.SourceRegion.Tell(new UnregisterSource
         {
             Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),

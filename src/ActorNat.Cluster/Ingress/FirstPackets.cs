@@ -41,7 +41,10 @@ public sealed class FirstPackets(NatNodeContext ctx, ConfigVersion snapshot)
         var now = ctx.Clock.NowMs;
         if (ConnTracker.Start(out var state, tuple.Proto, packet.Flags, packet.SeqEnd, now, ctx.Timeouts) == PacketOutcome.Invalid) return false;
         var decision = snapshot.Decide(tuple);
-        if (decision.Kind == DecisionKind.Drop) return false;
+        // Only a translation: a packet no rule translates may be the answer of an untranslated connection (its tuple
+        // is that connection's reply tuple, e.g. a server's or the box's own answer), which only the entity, found by
+        // the symmetric key from either direction, knows.
+        if (decision.Kind != DecisionKind.Nat) return false;
         var allocate = new Allocate
         {
             Original = msg.Tuple, Range = decision.Range.ToMsg(), TcpSyn = tuple.Proto == Protocol.Tcp && state.Tcp == TcpState.SynSent,

@@ -48,12 +48,7 @@ public sealed class PoolGate(NatNodeContext ctx, PoolGate.Lookup lookup, Func<IE
             }
             if (!lookup(c.Reply, out var e) || e.Id != c.Id || !ConntrackLimit.MayEarlyDrop(e.State)) continue;
             earlyDrop(e);
-            // The entity unregisters the bysource mapping when it holds the entry; a flow it never saw has none there.
-            ctx.SourceRegion.Tell(new UnregisterSource
-            {
-                Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, ctx.Options.SourceBuckets),
-                Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key, ConntrackId = e.Id,
-            });
+            // earlyDrop is the pool's eviction: it also takes the flow's mapping out of the bysource index.
             Interlocked.Increment(ref ctx.Counters.EarlyDrop);
             dropped++;
         }

@@ -53,6 +53,8 @@ public sealed partial class LookupThenAllocate : ISourceMessage;
 public sealed partial class AllocateBatch : ISourceMessage;
 public sealed partial class RegisterSource : ISourceMessage;
 public sealed partial class UnregisterSource : ISourceMessage;
+public sealed partial class ForgetSources : ISourceMessage;
+public sealed partial class SourcesForgotten : IClusterMessage;
 
 public sealed partial class ApplyConfig : IConfigMessage;
 public sealed partial class GetConfig : IConfigMessage;

@@ -137,6 +137,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
         foreach (var (e, reason) in _released)
         {
             _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
+            UnregisterSource(e);
             JournalRelease(e.Reply);
         }
         _released.Clear();
@@ -393,6 +394,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private void Evict(in ConntrackEntry e, DestroyReason reason)
     {
         _ctx.ConntrackRegion.Tell(new Evict { Original = e.Original.ToMsg(), Reason = (uint)reason });
+        UnregisterSource(e);
         Free(e.Reply);
     }
 
@@ -450,6 +452,18 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),
             Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key,
             Mapping = new SourceMapping { Ip = e.NatIp.Value, Port = e.NatPort, ConntrackId = e.Id },
+        }, Self);
+
+    /// <summary>
+    /// A freed entry leaves the bysource table, as the kernel's does when a conntrack goes (nf_nat_cleanup_conntrack),
+    /// whether or not its entity ever ran: an entry the pool answered on its own (first-packet path) has no entity to do
+    /// it. An entity that held the entry unregisters too; the index takes the second one as a no-op.
+    /// </summary>
+    private void UnregisterSource(in ConntrackEntry e) =>
+        _ctx.Messenger.ToEntity(new UnregisterSource
+        {
+            Bucket = Keys.SourceBucket(e.Original.Proto, e.Original.Src, e.Original.Key, _ctx.Options.SourceBuckets),
+            Proto = (uint)e.Original.Proto, Client = e.Original.Src.Value, ClientPort = e.Original.Key, ConntrackId = e.Id,
         }, Self);
 
     public static Props Props(NatNodeContext ctx, string id) => Akka.Actor.Props.Create(() => new PortPoolEntity(ctx, id));

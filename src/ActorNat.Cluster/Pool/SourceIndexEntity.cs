@@ -49,17 +49,24 @@ public sealed class SourceIndexEntity : ReceiveActor
             list.Insert(0, m.Mapping);
             if (list.Count > MaxMappingsPerSource) list.RemoveAt(list.Count - 1);
         });
-        Receive<UnregisterSource>(m =>
+        Receive<UnregisterSource>(Unregister);
+        Receive<ForgetSources>(m =>
         {
-            var key = (m.Proto, m.Client, m.ClientPort);
-            if (!_map.TryGetValue(key, out var list) || list.RemoveAll(x => x.ConntrackId == m.ConntrackId) == 0)
-            {
-                Forget(m.ConntrackId); // not registered yet: its registration may still be on its way
-                return;
-            }
-            if (list.Count == 0) _map.Remove(key);
+            foreach (var c in m.Connections) Unregister(c);
+            Sender.Tell(new SourcesForgotten { Count = (uint)m.Connections.Count });
         });
         Receive<StopEntity>(_ => Context.Stop(Self));
+    }
+
+    private void Unregister(UnregisterSource m)
+    {
+        var key = (m.Proto, m.Client, m.ClientPort);
+        if (!_map.TryGetValue(key, out var list) || list.RemoveAll(x => x.ConntrackId == m.ConntrackId) == 0)
+        {
+            Forget(m.ConntrackId); // not registered yet: its registration may still be on its way (or gone already)
+            return;
+        }
+        if (list.Count == 0) _map.Remove(key);
     }
 
     /// <summary>Connections unregistered before their registration arrived (bounded: the oldest are forgotten).</summary>

@@ -23,7 +23,7 @@ public sealed class ConfigVersion
         foreach (var line in lines) _engine.Apply(line);
         // Addresses a reply can be sent to: the box's own, and every SNAT --to-source range.
         _natSpace = _engine.Topology.Interfaces.SelectMany(i => i.Addresses).Select(a => (a.Address.Value, a.Address.Value))
-            .Concat(_engine.Rules.Rules.Where(r => r.Target == RuleTarget.Snat).Select(r => (r.ToSourceMin.Value, r.ToSourceMax.Value)))
+            .Concat(_engine.Rules.AllRules.Where(r => r.Target == RuleTarget.Snat).Select(r => (r.ToSourceMin.Value, r.ToSourceMax.Value)))
             .ToArray();
         _engine.Topology.Lookup(default); // compile the route table now, not on a packet thread
     }

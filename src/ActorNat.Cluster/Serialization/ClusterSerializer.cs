@@ -29,6 +29,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         [typeof(Messages.Verdict)] = "v", [typeof(Messages.NatRange)] = "r",
         [typeof(Lease)] = "ls", [typeof(LeaseRefresh)] = "lrf", [typeof(LeaseRenewed)] = "lrn", [typeof(LeaseRevoke)] = "lrv",
         [typeof(LeaseRevoked)] = "lrd", [typeof(DropLeases)] = "dl", [typeof(LeasesDropped)] = "ldd", [typeof(NodeEnvelope)] = "ne", [typeof(EnvelopeItem)] = "ei",
+        [typeof(ForgetSources)] = "fs", [typeof(SourcesForgotten)] = "sfg",
     };
 
     private static readonly Dictionary<string, MessageParser> Parsers = new()
@@ -46,6 +47,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         ["v"] = Messages.Verdict.Parser, ["r"] = Messages.NatRange.Parser,
         ["ls"] = Lease.Parser, ["lrf"] = LeaseRefresh.Parser, ["lrn"] = LeaseRenewed.Parser, ["lrv"] = LeaseRevoke.Parser,
         ["lrd"] = LeaseRevoked.Parser, ["dl"] = DropLeases.Parser, ["ldd"] = LeasesDropped.Parser, ["ne"] = NodeEnvelope.Parser, ["ei"] = EnvelopeItem.Parser,
+        ["fs"] = ForgetSources.Parser, ["sfg"] = SourcesForgotten.Parser,
     };
 
     public static IReadOnlyCollection<Type> Types => Manifests.Keys;

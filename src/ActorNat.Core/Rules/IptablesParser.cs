@@ -4,11 +4,21 @@ using ActorNat.Core.Net;
 namespace ActorNat.Core.Rules;
 
 /// <summary>
-/// Reads `iptables -t nat -A|-I|-D|-F POSTROUTING …` in the syntax iptables accepts. Every error names the word that is
-/// wrong. Only the nat table's POSTROUTING chain is ActorNat's business: other tables and chains are refused by name.
+/// Reads `iptables -t nat -A|-I|-D|-F|-N|-X CHAIN …` in the syntax iptables accepts. Every error names the word that
+/// is wrong. Only the nat table's POSTROUTING chain and the user chains it jumps to are ActorNat's business: other
+/// tables and built-in chains are refused by name.
 /// </summary>
 public static class IptablesParser
 {
+    /// <summary>The nat table's built-in chains: only POSTROUTING is ActorNat's; the others are refused by name.</summary>
+    public static readonly IReadOnlySet<string> BuiltinChains = new HashSet<string> { "PREROUTING", "INPUT", "OUTPUT", RuleSet.Postrouting };
+
+    /// <summary>Targets iptables knows that ActorNat does not run (a name no user chain may take either).</summary>
+    private static readonly IReadOnlySet<string> OtherTargets = new HashSet<string>
+    {
+        "DROP", "QUEUE", "DNAT", "REDIRECT", "NETMAP", "LOG", "MARK", "CONNMARK", "REJECT", "NFQUEUE", "CT", "TPROXY", "NFLOG", "TRACE",
+    };
+
     public static RuleCommand Parse(string line) => Parse(CommandLine.Split(line));
 
     public static RuleCommand Parse(IReadOnlyList<string> words)
@@ -18,6 +28,8 @@ public static class IptablesParser
         string? table = null;
         RuleAction? action = null;
         int? position = null;
+        string? chainName = RuleSet.Postrouting;
+        var modules = new HashSet<string>();
         var rule = new NatRule();
         bool haveTarget = false;
         bool negateNext = false;
@@ -52,21 +64,30 @@ public static class IptablesParser
                     table = Next(w);
                     if (table != "nat") throw new ParseException($"table \"{table}\" is not supported: ActorNat manages the nat table only", table);
                     break;
-                case "-A" or "--append" or "-I" or "--insert" or "-D" or "--delete" or "-F" or "--flush":
+                case "-A" or "--append" or "-I" or "--insert" or "-D" or "--delete" or "-F" or "--flush"
+                    or "-N" or "--new-chain" or "-X" or "--delete-chain":
                 {
                     NoNegation(w);
-                    if (action is not null) throw new ParseException("only one command (-A, -I, -D, -F) is allowed", w);
+                    if (action is not null) throw new ParseException("only one command (-A, -I, -D, -F, -N, -X) is allowed", w);
                     action = w switch
                     {
                         "-A" or "--append" => RuleAction.Append,
                         "-I" or "--insert" => RuleAction.Insert,
                         "-D" or "--delete" => RuleAction.Delete,
+                        "-N" or "--new-chain" => RuleAction.NewChain,
+                        "-X" or "--delete-chain" => RuleAction.DeleteChain,
                         _ => RuleAction.Flush,
                     };
-                    if (action == RuleAction.Flush && (i + 1 >= words.Count || words[i + 1].StartsWith('-'))) break;
+                    if (action is RuleAction.Flush or RuleAction.DeleteChain && (i + 1 >= words.Count || words[i + 1].StartsWith('-')))
+                    {
+                        chainName = null; // every chain
+                        break;
+                    }
                     var chain = Next(w);
-                    if (chain != "POSTROUTING")
+                    if (action == RuleAction.NewChain) CheckNewChainName(chain);
+                    else if (chain != RuleSet.Postrouting && BuiltinChains.Contains(chain))
                         throw new ParseException($"chain \"{chain}\" is not supported: ActorNat does source NAT in POSTROUTING", chain);
+                    chainName = chain;
                     if (action is RuleAction.Insert or RuleAction.Delete && i + 1 < words.Count && int.TryParse(words[i + 1], out var n))
                     {
                         if (n < 1) throw new ParseException($"Invalid rule number `{words[i + 1]}'", words[i + 1]);
@@ -107,8 +128,32 @@ public static class IptablesParser
                 {
                     NoNegation(w);
                     var m = Next(w);
-                    if (m is not ("tcp" or "udp" or "icmp"))
-                        throw new ParseException($"match \"{m}\" is not supported (supported: tcp, udp, icmp)", m);
+                    if (m is not ("tcp" or "udp" or "icmp" or "multiport" or "comment"))
+                        throw new ParseException($"match \"{m}\" is not supported (supported: tcp, udp, icmp, multiport, comment)", m);
+                    modules.Add(m);
+                    break;
+                }
+                case "--sports" or "--source-ports" or "--dports" or "--destination-ports" or "--ports" when modules.Contains("multiport"):
+                {
+                    if (rule.Multiport is not null) throw new ParseException("multiport can only have one option", w);
+                    var kind = w switch
+                    {
+                        "--sports" or "--source-ports" => MultiportKind.Source,
+                        "--dports" or "--destination-ports" => MultiportKind.Destination,
+                        _ => MultiportKind.Either,
+                    };
+                    rule = rule with { Multiport = new(PortList.Parse(Next(w)), neg), MultiportKind = kind };
+                    break;
+                }
+                case "--icmp-type" when rule.Protocol is { Negated: false, Value: Protocol.Icmp } || modules.Contains("icmp"):
+                    rule = rule with { IcmpType = new(IcmpTypeMatch.Parse(Next(w)), neg) };
+                    break;
+                case "--comment" when modules.Contains("comment"):
+                {
+                    NoNegation(w);
+                    var text = Next(w);
+                    if (text.Length > 255) throw new ParseException("COMMENT must be shorter than 256 characters", w);
+                    rule = rule with { Comment = text };
                     break;
                 }
                 case "--sport" or "--source-port" or "--dport" or "--destination-port":
@@ -122,21 +167,28 @@ public static class IptablesParser
                         : rule with { DestinationPort = new(r, neg) };
                     break;
                 }
-                case "-j" or "--jump":
+                case "-j" or "--jump" or "-g" or "--goto":
                 {
                     NoNegation(w);
+                    if (haveTarget) throw new ParseException("multiple -j or -g flags not allowed", w);
                     var t = Next(w);
+                    bool jump = w is "-j" or "--jump";
                     rule = rule with
                     {
                         Target = t switch
                         {
-                            "MASQUERADE" => RuleTarget.Masquerade,
-                            "SNAT" => RuleTarget.Snat,
-                            "ACCEPT" => RuleTarget.Accept,
-                            "RETURN" => RuleTarget.Return,
-                            _ => throw new ParseException($"target \"{t}\" is not supported (supported: MASQUERADE, SNAT, ACCEPT, RETURN)", t),
+                            "MASQUERADE" when jump => RuleTarget.Masquerade,
+                            "SNAT" when jump => RuleTarget.Snat,
+                            "ACCEPT" when jump => RuleTarget.Accept,
+                            "RETURN" when jump => RuleTarget.Return,
+                            _ when OtherTargets.Contains(t) || BuiltinChains.Contains(t) || !jump && t is "MASQUERADE" or "SNAT" or "ACCEPT" or "RETURN" =>
+                                throw new ParseException($"target \"{t}\" is not supported (supported: MASQUERADE, SNAT, ACCEPT, RETURN, a user chain)", t),
+                            _ => RuleTarget.Chain,
                         },
+                        ChainTarget = t, Goto = !jump,
                     };
+                    if (rule.Target != RuleTarget.Chain) rule = rule with { ChainTarget = null };
+                    else CheckChainName(t, t);
                     haveTarget = true;
                     break;
                 }
@@ -182,13 +234,19 @@ public static class IptablesParser
         if (table is null) throw new ParseException("missing \"-t nat\": ActorNat manages the nat table only", words.Count > 0 ? words[0] : "");
         if (action is null) throw new ParseException("no command given: use -A, -I, -D or -F", words.Count > 0 ? words[^1] : "");
 
-        if (action == RuleAction.Flush) return new RuleCommand(RuleAction.Flush, null, null);
+        if (action is RuleAction.Flush or RuleAction.NewChain or RuleAction.DeleteChain)
+        {
+            if (haveTarget) throw new ParseException($"{action switch { RuleAction.Flush => "-F", RuleAction.NewChain => "-N", _ => "-X" }} takes a chain, not a rule", words[^1]);
+            return new RuleCommand(action.Value, null, null, chainName);
+        }
         if (action == RuleAction.Delete && position is not null)
         {
             if (haveTarget) throw new ParseException("-D takes a rule number or a rule, not both", position.ToString()!);
-            return new RuleCommand(RuleAction.Delete, null, position);
+            return new RuleCommand(RuleAction.Delete, null, position, chainName);
         }
-        if (!haveTarget) throw new ParseException("no target given: add -j MASQUERADE, -j SNAT, -j ACCEPT or -j RETURN", words[^1]);
+        if (rule.Multiport is not null && rule.Protocol is not { Negated: false, Value: Protocol.Tcp or Protocol.Udp })
+            throw new ParseException("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'", "multiport");
+        if (!haveTarget) rule = rule with { Target = RuleTarget.None }; // matches and goes on (iptables takes it)
         if (rule.Ports is not null && rule.Target == RuleTarget.Masquerade
             && rule.Protocol is not { Negated: false, Value: Protocol.Tcp or Protocol.Udp })
             throw new ParseException("Need TCP, UDP, SCTP or DCCP with port specification", "--to-ports");
@@ -196,7 +254,22 @@ public static class IptablesParser
             throw new ParseException("Need TCP, UDP, SCTP or DCCP with port specification", "--to-source");
         if (rule.Target == RuleTarget.Snat && rule.ToSourceMin == default)
             throw new ParseException("SNAT needs --to-source", "SNAT");
-        return new RuleCommand(action.Value, rule, position);
+        return new RuleCommand(action.Value, rule, position, chainName);
+    }
+
+    /// <summary>`-N NAME`: iptables' rules for a chain's name.</summary>
+    private static void CheckNewChainName(string name)
+    {
+        if (name is "ACCEPT" or "DROP" or "QUEUE" or "RETURN") throw new ParseException("chain name may not clash with target name", name);
+        CheckChainName(name, name);
+    }
+
+    private static void CheckChainName(string name, string token)
+    {
+        if (name.Length >= 29) throw new ParseException($"chain name `{name}' too long (must be under 29 chars)", token);
+        if (name.Length == 0 || name.StartsWith('-') || name.StartsWith('!'))
+            throw new ParseException($"chain name not allowed to start with `{(name.Length == 0 ? "" : name[..1])}'", token);
+        if (name.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) throw new ParseException($"Invalid chain name `{name}'", token);
     }
 
     private static void RequireTarget(bool haveTarget, NatRule rule, RuleTarget target, string option)

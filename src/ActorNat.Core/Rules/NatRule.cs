@@ -4,14 +4,18 @@ using ActorNat.Core.Net;
 
 namespace ActorNat.Core.Rules;
 
-public enum RuleTarget { Masquerade, Snat, Accept, Return }
+public enum RuleTarget { Masquerade, Snat, Accept, Return, Chain, None }
+
+/// <summary>Which ports `-m multiport` compares: --sports, --dports, or --ports (either).</summary>
+public enum MultiportKind { Source, Destination, Either }
 
 /// <summary>A match that may be negated with '!' (`! -o docker0`).</summary>
 public readonly record struct Negatable<T>(T Value, bool Negated);
 
 /// <summary>
-/// One POSTROUTING rule of the nat table. Matches: -s, -d, -p, -o (with '!', and '+' as an interface wildcard),
-/// --sport/--dport; targets MASQUERADE, SNAT, ACCEPT and RETURN (the last two stop NAT for the connection).
+/// One rule of the nat table's POSTROUTING chain or of a user chain. Matches: -s, -d, -p, -o (with '!', and '+' as an
+/// interface wildcard), --sport/--dport, --icmp-type, `-m multiport`, `-m comment`; targets MASQUERADE, SNAT, ACCEPT, RETURN, and a
+/// user chain by `-j` (jump: come back) or `-g` (goto: do not come back).
 /// </summary>
 public sealed record NatRule
 {
@@ -21,8 +25,16 @@ public sealed record NatRule
     public Negatable<string>? OutInterface { get; init; }
     public Negatable<PortRange>? SourcePort { get; init; }
     public Negatable<PortRange>? DestinationPort { get; init; }
+    public Negatable<IcmpTypeMatch>? IcmpType { get; init; }
+    public Negatable<PortList>? Multiport { get; init; }
+    public MultiportKind MultiportKind { get; init; }
+    /// <summary>`-m comment --comment TEXT`: kept and listed, never matched.</summary>
+    public string? Comment { get; init; }
 
     public RuleTarget Target { get; init; }
+    /// <summary>The user chain of `-j CHAIN` / `-g CHAIN` (Target is <see cref="RuleTarget.Chain"/>).</summary>
+    public string? ChainTarget { get; init; }
+    public bool Goto { get; init; }
     /// <summary>MASQUERADE --to-ports, or the port part of SNAT --to-source.</summary>
     public PortRange? Ports { get; init; }
     public bool Random { get; init; }
@@ -40,8 +52,17 @@ public sealed record NatRule
         if (OutInterface is { } o && InterfaceMatches(o.Value, outInterface) == o.Negated) return false;
         if (SourcePort is { } sp && (original.Proto.HasPorts() && sp.Value.Contains(original.SPort)) == sp.Negated) return false;
         if (DestinationPort is { } dp && (original.Proto.HasPorts() && dp.Value.Contains(original.DPort)) == dp.Negated) return false;
+        if (IcmpType is { } it && (original.Proto == Net.Protocol.Icmp && it.Value.Matches(original.IcmpType, original.IcmpCode)) == it.Negated) return false;
+        if (Multiport is { } mp && MultiportMatches(mp.Value, original) == mp.Negated) return false;
         return true;
     }
+
+    private bool MultiportMatches(PortList ports, in FiveTuple t) => t.Proto.HasPorts() && MultiportKind switch
+    {
+        MultiportKind.Source => ports.Contains(t.SPort),
+        MultiportKind.Destination => ports.Contains(t.DPort),
+        _ => ports.Contains(t.SPort) || ports.Contains(t.DPort),
+    };
 
     private static bool InterfaceMatches(string pattern, string name) =>
         pattern.EndsWith('+') ? name.StartsWith(pattern.AsSpan(0, pattern.Length - 1), StringComparison.Ordinal) : pattern == name;
@@ -67,12 +88,26 @@ public sealed record NatRule
             Opt(SourcePort, "--sport", r => r.ToString(':'));
             Opt(DestinationPort, "--dport", r => r.ToString(':'));
         }
+        if (IcmpType is not null)
+        {
+            sb.Append(" -m icmp");
+            Opt(IcmpType, "--icmp-type", t => t.ToString());
+        }
+        if (Multiport is not null)
+        {
+            sb.Append(" -m multiport");
+            Opt(Multiport, MultiportKind switch { MultiportKind.Source => "--sports", MultiportKind.Destination => "--dports", _ => "--ports" }, l => l.ToString());
+        }
+        if (Comment is not null) sb.Append(" -m comment --comment ").Append(QuoteComment(Comment));
+        if (sb.Length > 0 && sb[0] == ' ') sb.Remove(0, 1);
+        if (Target == RuleTarget.None) return sb.ToString(); // no target: a rule that only matches
         if (sb.Length > 0) sb.Append(' ');
-        sb.Append("-j ").Append(Target switch
+        sb.Append(Goto ? "-g " : "-j ").Append(Target switch
         {
             RuleTarget.Masquerade => "MASQUERADE",
             RuleTarget.Snat => "SNAT",
             RuleTarget.Accept => "ACCEPT",
+            RuleTarget.Chain => ChainTarget,
             _ => "RETURN",
         });
         if (Target == RuleTarget.Masquerade && Ports is { } ports) sb.Append(" --to-ports ").Append(ports);
@@ -87,6 +122,11 @@ public sealed record NatRule
         if (Persistent) sb.Append(" --persistent");
         return sb.ToString();
     }
+
+    /// <summary>As iptables-save quotes a string: only when it holds a space or a character the shell would read.</summary>
+    private static string QuoteComment(string text) =>
+        text.Length > 0 && text.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or ':' or '/' or ',' or '+' or '@' or '=')
+            ? text : "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
     public override string ToString() => "-A POSTROUTING " + Spec();
 }

@@ -13,7 +13,7 @@ public delegate void PacketHandler(NfQueue queue, uint id, int hook, uint mark, 
 /// </summary>
 public sealed unsafe class NfQueue : IDisposable
 {
-    public const int HookPreRouting = 0, HookForward = 2, HookPostRouting = 4;
+    public const int HookPreRouting = 0, HookForward = 2, HookLocalOut = 3, HookPostRouting = 4;
     private const int SolSocket = 1, SoRcvBufForce = 33, SoRcvTimeo = 20;
     private readonly IntPtr _h, _qh;
     private readonly int _fd;

@@ -92,7 +92,7 @@ public sealed class LocalBackendMetricsSource(LocalNatBackend backend) : INodeMe
     private static Dictionary<(uint, int), ulong[]> PoolSizes(NatEngine engine)
     {
         var result = new Dictionary<(uint, int), ulong[]>();
-        var rules = engine.Rules.Rules;
+        var rules = engine.Rules.AllRules.ToList();
         var nics = engine.Topology.Interfaces;
         for (int r = 0; r < rules.Count; r++)
         {

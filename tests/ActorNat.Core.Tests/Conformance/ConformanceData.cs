@@ -20,6 +20,15 @@ public static class ConformanceData
 
     public static TheoryData<string> Goldens() => new(GoldenNames());
 
+    /// <summary>
+    /// Scenarios compare's --self mode cannot judge: it runs every flow through POSTROUTING, and knows no local delivery,
+    /// so the kernel's own output for connections to the router's addresses fails its R15 there. The kernel comparison
+    /// still judges them.
+    /// </summary>
+    public static readonly IReadOnlySet<string> SelfCheckBlind = new HashSet<string> { "untranslated-answers" };
+
+    public static TheoryData<string> SelfCheckable() => new(GoldenNames().Where(n => !SelfCheckBlind.Contains(n)));
+
     public static JsonElement Golden(string name) => Load(GoldenPath(name));
 
     public static JsonElement ScenarioJson(string name) => Load(ScenarioPath(name));

@@ -24,6 +24,7 @@ public class HopErrorTests
         public long NowMs => inner.NowMs;
         public IReadOnlyList<(string Name, long Value)> Stats() => inner.Stats();
         public ConfigSnapshot Config() => inner.Config();
+        public int Delete(ConntrackFilter filter) => inner.Delete(filter);
     }
 
     [Fact]
