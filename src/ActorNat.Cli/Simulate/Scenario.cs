@@ -104,9 +104,15 @@ public sealed class Scenario
                                 throw Unsupported($"namespaces.{ns.Name}.forward = false (a router that does not forward)");
                             break;
                         case "local_addrs":
+                            if (isRouter)
+                            {
+                                // Addresses on the router's lo: its own (delivered locally; an SNAT target), never MASQUERADE's.
+                                var los = setting.Value.EnumerateArray().Select(a => a.GetString()!).Select(a => a.Contains('/') ? a : a + "/32").ToList();
+                                interfaces.Add(new RouterInterface("lo", los));
+                                break;
+                            }
                             foreach (var a in setting.Value.EnumerateArray())
                             {
-                                if (isRouter) throw Unsupported($"namespaces.{ns.Name}.local_addrs (local addresses on the router)");
                                 peers.Add(HostOf(a.GetString()!));
                                 peerRoutes.AddAddress(ns.Name, a.GetString()!);
                             }

@@ -119,6 +119,8 @@ public sealed class Simulator
                 timeouts = timeouts.With(key, int.TryParse(value, out var s) ? s : throw new ParseException($"invalid value \"{value}\" for {key}", value));
             else if (key is "net.ipv4.conf.all.promote_secondaries" or "net.ipv4.conf.default.promote_secondaries")
                 _path.PromoteSecondaries = value.Trim() == "1";
+            else if (key == "net.netfilter.nf_conntrack_max")
+                _path.Apply($"sysctl -w {key}={value.Trim()}");
             else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
                 throw new ParseException($"scenario content not supported by the simulation: sysctl {key}", key);
         }

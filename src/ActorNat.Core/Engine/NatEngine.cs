@@ -155,12 +155,12 @@ public sealed class NatEngine
                     DestroyWhere(e => NatRules.MasqueradeGone(e, a.Device, gone.Address), DestroyReason.AddressRemoved);
                 break;
             case RouteCommand { Verb: "add" } r:
-                Topology.AddRoute(r.Destination, r.Gateway, r.Device, r.Metric ?? 0, r.Source, r.OnLink);
+                Topology.AddRoute(r.Destination, r.Gateway, r.Device, r.Metric ?? 0, r.Source, r.OnLink, r.Type);
                 break;
             case RouteCommand { Verb: "replace" } r:
                 if (Topology.StaticRoutes.Any(x => x.Destination == r.Destination && x.Metric == (r.Metric ?? 0)))
                     Topology.RemoveRoute(r.Destination, null, null, r.Metric ?? 0);
-                Topology.AddRoute(r.Destination, r.Gateway, r.Device, r.Metric ?? 0, r.Source, r.OnLink);
+                Topology.AddRoute(r.Destination, r.Gateway, r.Device, r.Metric ?? 0, r.Source, r.OnLink, r.Type);
                 break;
             case RouteCommand r:
                 Topology.RemoveRoute(r.Destination, r.Gateway, r.Device, r.Metric);

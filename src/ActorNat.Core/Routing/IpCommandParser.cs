@@ -61,10 +61,14 @@ public static class IpCommandParser
         string? dev = null;
         int? metric = null;
         bool onlink = false;
+        var type = RouteType.Unicast;
         for (int i = 1; i < w.Count; i++)
         {
             switch (w[i])
             {
+                case "unicast" or "blackhole" or "unreachable" or "prohibit" when i == 1:
+                    type = Enum.Parse<RouteType>(w[i], ignoreCase: true);
+                    break;
                 case "via":
                 {
                     var g = Arg(w, ref i);
@@ -111,9 +115,10 @@ public static class IpCommandParser
             }
         }
         if (dest is null) throw new ParseException("missing destination prefix (or \"default\")", w[0]);
-        if (via is null && dev is null && verb != "del") throw new ParseException("a route needs \"via GATEWAY\" or \"dev IF\"", w[^1]);
+        if (type is not RouteType.Unicast && via is not null) throw new ParseException($"a {type.ToString().ToLowerInvariant()} route has no gateway", "via");
+        if (type is RouteType.Unicast && via is null && dev is null && verb != "del") throw new ParseException("a route needs \"via GATEWAY\" or \"dev IF\"", w[^1]);
         if (onlink && dev is null) throw new ParseException("\"onlink\" needs \"dev IF\"", "onlink");
-        return new RouteCommand(verb, dest.Value, via, dev, metric, src, onlink);
+        return new RouteCommand(verb, dest.Value, via, dev, metric, src, onlink, type);
     }
 
     private static Prefix ParseDestination(string text)

@@ -69,10 +69,11 @@ public sealed class Topology
     public IEnumerable<Route> AllRoutes => ConnectedRoutes.Concat(_routes);
 
     /// <summary>Adds a route; a gateway without a device (or with one) must be reachable on-link unless 'onlink' is given.</summary>
-    public Route AddRoute(Prefix destination, IPv4? gateway, string? device, int metric, IPv4? source, bool onLink)
+    public Route AddRoute(Prefix destination, IPv4? gateway, string? device, int metric, IPv4? source, bool onLink, RouteType type = RouteType.Unicast)
     {
         string dev;
-        if (gateway is { } gw && !onLink)
+        if (type != RouteType.Unicast) dev = ""; // a route that forwards nowhere has no device
+        else if (gateway is { } gw && !onLink)
         {
             var via = ConnectedRoutes.Where(r => r.Destination.Contains(gw) && (device is null || r.Device == device))
                                      .OrderByDescending(r => r.Destination.Length).FirstOrDefault()
@@ -86,7 +87,7 @@ public sealed class Topology
         }
         if (_routes.Any(r => r.Destination == destination && r.Metric == metric))
             throw new InvalidOperationException($"route {destination} metric {metric} exists (RTNETLINK answers: File exists)");
-        var route = new Route(destination, gateway, dev, metric, source, onLink, false);
+        var route = new Route(destination, gateway, dev, metric, source, onLink, false, type);
         _routes.Add(route);
         Changed();
         return route;
@@ -110,18 +111,18 @@ public sealed class Topology
         var table = _compiled ??= Compile();
         foreach (var (route, nic) in table)
             if (route.Destination.Contains(destination))
-                return new RouteResult(route, nic, route.NextHop(destination));
+                return nic is null ? null : new RouteResult(route, nic, route.NextHop(destination)); // blackhole, unreachable, prohibit
         return null;
     }
 
-    private (Route, NetInterface)[]? _compiled;
+    private (Route, NetInterface?)[]? _compiled;
 
     /// <summary>Routes of interfaces that are up, sorted so that the first containing route is the one the kernel picks.</summary>
-    private (Route, NetInterface)[] Compile() =>
+    private (Route, NetInterface?)[] Compile() =>
         AllRoutes.Select((r, i) => (r, i))
-                 .Where(x => _interfaces.TryGetValue(x.r.Device, out var nic) && nic.Up)
+                 .Where(x => x.r.Type != RouteType.Unicast || _interfaces.TryGetValue(x.r.Device, out var nic) && nic.Up)
                  .OrderByDescending(x => x.r.Destination.Length).ThenBy(x => x.r.Metric).ThenBy(x => x.i)
-                 .Select(x => (x.r, _interfaces[x.r.Device]))
+                 .Select(x => (x.r, x.r.Type == RouteType.Unicast ? _interfaces[x.r.Device] : null))
                  .ToArray();
 
     /// <summary>Call after any change of addresses, links or routes.</summary>

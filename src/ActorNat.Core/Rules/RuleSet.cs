@@ -75,7 +75,7 @@ public sealed class RuleSet
     private List<NatRule> Writable(string name) =>
         name == Postrouting ? _postrouting
         : _user.TryGetValue(name, out var c) ? c
-        : throw new InvalidOperationException($"Chain '{name}' does not exist");
+        : throw new ParseException($"Chain '{name}' does not exist", name);
 
     private void NewChain(string name)
     {
@@ -112,7 +112,8 @@ public sealed class RuleSet
     /// <summary>A jump needs its chain, and may not close a loop (the kernel's ELOOP: "Too many links").</summary>
     private void CheckJump(string from, string to)
     {
-        if (!_user.ContainsKey(to)) throw new InvalidOperationException($"Chain '{to}' does not exist");
+        // iptables' words for a target that is neither built in nor a chain (a typo of MASQUERADE reads the same).
+        if (!_user.ContainsKey(to)) throw new ParseException($"Chain '{to}' does not exist", to);
         if (to == from || Reaches(to, from, 0))
             throw new InvalidOperationException($"RULE_APPEND failed (Too many links): rule in chain {from}");
     }

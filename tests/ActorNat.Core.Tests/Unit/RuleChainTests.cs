@@ -2,6 +2,7 @@ using ActorNat.Core.Engine;
 using ActorNat.Core.Nat;
 using ActorNat.Core.Net;
 using ActorNat.Core.Rules;
+using ActorNat.Core.Routing;
 
 namespace ActorNat.Core.Tests.Unit;
 
@@ -62,14 +63,21 @@ public class RuleChainTests
     [InlineData("iptables -t nat -N WEB", "Chain already exists.")]
     [InlineData("iptables -t nat -X WEB", "CHAIN_DEL failed (Device or resource busy): chain WEB")]
     [InlineData("iptables -t nat -X", "CHAIN_DEL failed (Device or resource busy): chain DNS")]
-    [InlineData("iptables -t nat -A NOPE -j MASQUERADE", "Chain 'NOPE' does not exist")]
-    [InlineData("iptables -t nat -A POSTROUTING -j NOPE", "Chain 'NOPE' does not exist")]
     [InlineData("iptables -t nat -A DNS -j WEB", null)]
     public void Chain_commands_fail_as_iptables_does(string line, string? error)
     {
         if (error is null) { _nat.Apply(line); return; }
         var e = Assert.Throws<InvalidOperationException>(() => _nat.Apply(line));
         Assert.Equal(error, e.Message);
+    }
+
+    [Theory]
+    [InlineData("iptables -t nat -A NOPE -j MASQUERADE")]
+    [InlineData("iptables -t nat -A POSTROUTING -j NOPE")]
+    public void A_chain_that_does_not_exist_is_named(string line)
+    {
+        var e = Assert.Throws<ParseException>(() => _nat.Apply(line));
+        Assert.Equal(("Chain 'NOPE' does not exist", "NOPE"), (e.Message, e.Token));
     }
 
     [Fact]
@@ -133,4 +141,36 @@ public class RuleChainTests
         var d = NatPolicy.Decide(_nat.Topology, _nat.Rules, new FiveTuple(Protocol.Udp, IPv4.Parse("172.18.0.2"), IPv4.Parse("192.0.2.80"), 41000, 9));
         Assert.Equal(DecisionKind.Nat, d.Kind);
     }
+}
+
+/// <summary>Routes that forward nowhere: blackhole, unreachable, prohibit (iproute2 syntax and listing; the lookup drops).</summary>
+public class RouteTypeTests
+{
+    [Fact]
+    public void A_route_to_nowhere_wins_by_prefix_and_drops_the_connection()
+    {
+        var nat = new NatEngine(new ManualClock(1_000_000), new SeededRandom(1));
+        foreach (var line in new[]
+                 {
+                     "ip addr add 172.18.0.1/16 dev docker0", "ip addr add 10.0.2.15/24 dev eth0", "ip route add default via 10.0.2.2",
+                     "ip route add blackhole 192.0.2.80/32", "ip route add unreachable 198.51.100.0/24 metric 10",
+                     "ip route add prohibit 192.0.2.128/25", "iptables -t nat -A POSTROUTING -s 172.18.0.0/16 ! -o docker0 -j MASQUERADE",
+                 })
+            nat.Apply(line);
+        var listed = RouteListing.Lines(nat.Topology).ToList();
+        Assert.Contains("blackhole 192.0.2.80", listed);
+        Assert.Contains("unreachable 198.51.100.0/24 metric 10", listed);
+        Assert.Contains("prohibit 192.0.2.128/25", listed);
+        Assert.Null(nat.Topology.Lookup(IPv4.Parse("192.0.2.200")));
+        Assert.NotNull(nat.Topology.Lookup(IPv4.Parse("192.0.2.53")));
+        var v = nat.Process(new Packet(new FiveTuple(Protocol.Udp, IPv4.Parse("172.18.0.2"), IPv4.Parse("192.0.2.80"), 4000, 53)));
+        Assert.Equal((VerdictKind.Drop, DropReason.NoRoute), (v.Kind, v.Reason));
+        Assert.Empty(nat.Entries());
+        nat.Apply("ip route del blackhole 192.0.2.80/32");
+        Assert.NotNull(nat.Topology.Lookup(IPv4.Parse("192.0.2.80")));
+    }
+
+    [Fact]
+    public void A_route_to_nowhere_takes_no_gateway() =>
+        Assert.Equal("via", Assert.Throws<ParseException>(() => IpCommandParser.Parse("ip route add blackhole 10.8.0.0/16 via 10.0.2.2")).Token);
 }
