@@ -26,7 +26,7 @@ public static class DataplaneCommand
             In the router's namespace it installs: raw PREROUTING/OUTPUT -j CT --notrack (the kernel's conntrack stays out
             of the way; put no iptables nat rules there), mangle PREROUTING ! -i lo -j NFQUEUE (every packet is decided
             before routing; a reply's destination is rewritten there and the packet marked) and mangle FORWARD -m mark
-            ! --mark M -j NFQUEUE (the original direction's source is rewritten after routing). A flow's first packet and every TCP SYN/FIN/RST go to the cluster in TranslateStream
+            ! --mark M -j NFQUEUE (the original direction's source is rewritten after routing), and mangle OUTPUT ! -o lo -j NFQUEUE (the router's own answers). A flow's first packet and every TCP SYN/FIN/RST go to the cluster in TranslateStream
             batches; established flows are rewritten from a local flow cache that refreshes the cluster's timeout. The
             cluster's drops are dropped and counted by reason. When the node fails, the batch goes to the next --target.
             The cluster needs the router's addresses, routes and nat rules (actornat addr/route/rule add).
