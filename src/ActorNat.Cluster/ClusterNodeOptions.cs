@@ -45,6 +45,12 @@ public sealed record ClusterNodeOptions
     /// removed node from acting beside its successor.
     /// </summary>
     public TimeSpan RemovalMargin { get; init; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// Down a member at once when its remoting port refuses connections (its process is gone: a kill, a crash), instead
+    /// of waiting for the failure detector (<see cref="Failover.GoneMemberDowner"/>). Turn off where a firewall between
+    /// the members may REJECT with tcp-reset: a refusal then proves nothing.
+    /// </summary>
+    public bool DownGoneMembers { get; init; } = true;
     public TimeSpan GossipInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     /// <summary>
     /// A pause of the process longer than this fences the node and shuts it down (others may have replaced it by

@@ -35,6 +35,7 @@ internal static class ClusterBackend
             HeartbeatInterval = options.HeartbeatInterval ?? Defaults.HeartbeatInterval,
             AcceptableHeartbeatPause = options.AcceptableHeartbeatPause ?? Defaults.AcceptableHeartbeatPause,
             StableAfter = options.StableAfter ?? Defaults.StableAfter,
+            DownGoneMembers = options.DownGoneMembers,
             Seed = options.RandomSeed != 0 ? options.RandomSeed : (ulong)Random.Shared.NextInt64(1, long.MaxValue),
         };
         var ctx = new NatNodeContext(cluster, SystemClock.Instance);

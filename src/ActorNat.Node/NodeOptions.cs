@@ -87,16 +87,22 @@ public sealed class NodeOptions
     public string? ActivationLog { get; set; }
 
     /// <summary>
-    /// Cluster backend, failure detection (unset: the defaults of <c>ClusterNodeOptions</c>, 200 ms / 1 s / 0.75 s,
+    /// Cluster backend, failure detection (unset: the defaults of <c>ClusterNodeOptions</c>, 200 ms / 1 s / 0.5 s,
     /// which a shared, loaded host tolerates): how often members exchange heartbeats, how long a silence is tolerated
     /// before a member is unreachable, and how long the split brain resolver waits for a stable view before downing.
     /// Shorter means a faster failover and a node that fences itself after a shorter stall (the pause fence is derived
-    /// from these). On a LAN with dedicated cores 150 ms / 0.6 s / 0.4 s is a sensible choice. Every node of one
+    /// from these). On a LAN with dedicated cores 200 ms / 0.6 s / 0.4 s (lease 0.5 s) detects a stopped node ~0.5 s sooner (docs/RELIABILITY.md; on this shared 2-core machine that lease lapsed under load). Every node of one
     /// cluster must use the same values.
     /// </summary>
     public TimeSpan? HeartbeatInterval { get; set; }
     public TimeSpan? AcceptableHeartbeatPause { get; set; }
     public TimeSpan? StableAfter { get; set; }
+
+    /// <summary>
+    /// Cluster backend: down a member at once when its remoting port refuses connections (a killed process), instead of
+    /// after the failure detector (default true). Set false where a firewall between members REJECTs with tcp-reset.
+    /// </summary>
+    public bool DownGoneMembers { get; set; } = true;
 
     // ---- Cluster settings (the cluster backend, src/ActorNat.Cluster). ----
 

@@ -38,6 +38,33 @@ public class BenchTests
     }
 
     [Fact]
+    public async Task A_second_run_from_a_later_first_flow_keeps_the_table_and_sums_every_node_pid()
+    {
+        await using var node = await TestNode.StartAsync();
+        string[] common = ["bench", "new-flows", "--target", node.Url, "--token", TestNode.Token, "--duration", "0.5", "--warmup", "0",
+            "--concurrency", "1", "--batch", "64", "--check-every", "1", "--json", "--quiet"];
+        var (code, _, stderr) = await TestNode.RunCli(common);
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        // The first run's entries stay (--keep-table); the second numbers its flows past them, so every flow it sends is
+        // new and each checked verdict must report its entry created. --node-pid takes several pids (here: this process,
+        // which hosts the node, twice) and reports their summed CPU time.
+        var pid = Environment.ProcessId.ToString();
+        (code, var stdout, stderr) = await TestNode.RunCli([.. common, "--keep-table", "--first-flow", "1000000", "--node-pid", $"{pid},{pid}"]);
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        var j = JsonDocument.Parse(stdout).RootElement;
+        Assert.True(j.GetProperty("checked").GetInt64() > 0);
+        Assert.Equal(0, j.GetProperty("violations").GetInt64());
+        Assert.Equal(JsonValueKind.Number, j.GetProperty("node_cpu_s").ValueKind);
+
+        (code, _, stderr) = await TestNode.RunCli([.. common, "--node-pid", $"{pid},node2"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--node-pid: 'node2' is not a process id", stderr);
+        (code, _, stderr) = await TestNode.RunCli([.. common, "--first-flow", "-1"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--first-flow", stderr);
+    }
+
+    [Fact]
     public async Task A_node_whose_masquerade_picks_another_address_is_a_violation()
     {
         await using var node = await TestNode.StartAsync();

@@ -98,4 +98,32 @@ public sealed class ChaosTimelineTests : IDisposable
         Assert.Equal(0, check.Overlaps);
         Assert.Equal(4L, check.Activations);
     }
+
+    private static object Fence(long dt, string inc, string node, bool up, long since, string why) => new { t = At + dt, inc, node, fence = up, since = At + since, why };
+
+    [Fact]
+    public void A_gone_line_counts_as_detection_and_collateral_counts_only_nodes_no_fault_hit()
+    {
+        const string Third = "actornat@127.0.0.1:1003";
+        Write(1, Ev(-5000, "a", Lost, "self", Lost),
+            Fence(900, "a", Lost, true, 800, "lease"), Fence(20_000, "a", Lost, false, 20_000, "lease")); // the faulted node: not counted
+        Write(2, Ev(-5000, "c", Survivor, "self", Survivor),
+            Ev(120, "c", Survivor, "gone", Lost), Ev(121, "c", Survivor, "downed", Lost), Ev(300, "c", Survivor, "removed", Lost),
+            Fence(40_100, "c", Survivor, true, 40_000, "lease"), Fence(40_250, "c", Survivor, false, 40_250, "lease")); // healthy: 0.25 s
+        Write(3, Ev(-5000, "d", Third, "self", Third),
+            Ev(50_000, "d", Third, "downed", Survivor), // no fault on the survivor then: a false downing
+            Ev(1900, "d", Third, "unreachable", Lost));
+        var f = new FaultRecord(1, "kill", 1) { AtMs = 0, EndMs = 3000, AtUnixMs = At };
+
+        Timeline.Fill(_dir, [f]);
+        Assert.Equal(0.12, f.Timeline.Gone);
+        Assert.Equal(0.12, f.Timeline.Unreachable); // the earlier of gone and unreachable
+        Assert.Equal(0.121, f.Timeline.Downed);
+
+        var c = Collateral.Read(_dir, [f]);
+        Assert.Equal(1, c.LeaseLapses);
+        Assert.Equal(0.25, c.LeaseLapsedS, 3);
+        Assert.Equal(1, c.FalseDownings);
+        Assert.Contains(c.Details, d => d.Contains(Survivor) && d.Contains("no fault"));
+    }
 }

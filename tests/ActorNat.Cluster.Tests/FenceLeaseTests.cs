@@ -98,6 +98,30 @@ public sealed class FenceLeaseTests
     public void The_split_brain_resolvers_tick_exists_in_this_akka() => Assert.NotNull(SbrTicker.ResolverTick());
 
     [Fact]
+    public void The_shard_coordinators_state_initialized_exists_in_this_akka() => Assert.NotNull(CoordinatorKick.StateInitialized());
+
+    [Fact]
+    public void A_gone_member_is_downed_only_by_a_node_that_holds_its_lease_on_the_others_answers()
+    {
+        var voters = Voters(1, 2, 3);
+        long now = 1500;
+        // Node 3 is gone; node 2 answered a ping sent at 800: node 1 holds its lease without node 3 (2 of 3).
+        Assert.True(LeaseKeeper.HoldsWithout(A(1), Up, voters, new Dictionary<Address, long> { [A(2)] = 800, [A(3)] = 1400 }, A(3), Lease, now));
+        // Only node 3 (the gone one) answered lately: its answers do not count for its own downing.
+        Assert.False(LeaseKeeper.HoldsWithout(A(1), Up, voters, new Dictionary<Address, long> { [A(2)] = 100, [A(3)] = 1400 }, A(3), Lease, now));
+        // A cut-off node (nobody answered within the lease) downs nobody this way.
+        Assert.False(LeaseKeeper.HoldsWithout(A(1), Up, voters, new Dictionary<Address, long>(), A(2), Lease, now));
+        // Of two, the lowest address may down the other alone (as keep-majority would); the other may not.
+        Assert.True(LeaseKeeper.HoldsWithout(A(1), Up, Voters(1, 2), new Dictionary<Address, long>(), A(2), Lease, now));
+        Assert.False(LeaseKeeper.HoldsWithout(A(2), Up, Voters(1, 2), new Dictionary<Address, long> { [A(1)] = 1400 }, A(1), Lease, now));
+        // The member is counted even when the voters passed no longer hold it (removed meanwhile): still 1 of 2.
+        Assert.False(LeaseKeeper.HoldsWithout(A(2), Up, Voters(2), new Dictionary<Address, long>(), A(1), Lease, now));
+        // Downed, or not yet Up: never.
+        Assert.False(LeaseKeeper.HoldsWithout(A(1), MemberStatus.Down, voters, new Dictionary<Address, long> { [A(2)] = 1400 }, A(3), Lease, now));
+        Assert.False(LeaseKeeper.HoldsWithout(A(1), MemberStatus.Joining, voters, new Dictionary<Address, long> { [A(2)] = 1400 }, A(3), Lease, now));
+    }
+
+    [Fact]
     public async Task A_renewed_address_termination_ends_a_watch_of_an_actor_there()
     {
         // Akka's AddressTerminated, reached by reflection: a watcher of a live actor at that address is told Terminated.

@@ -23,8 +23,8 @@ public sealed record BenchSettings
     public int CheckEvery { get; init; } = 16;
     /// <summary>In mixed mode, the share of packets that open new flows.</summary>
     public double NewShare { get; init; } = 0.5;
-    /// <summary>The node's process id when it runs on this machine: its CPU time in the measured interval is reported.</summary>
-    public int? NodePid { get; init; }
+    /// <summary>The nodes' process ids when they run on this machine: their summed CPU time in the measured interval is reported.</summary>
+    public IReadOnlyList<int> NodePids { get; init; } = [];
     /// <summary>The measured packets carry binary addresses (PacketMeta.src_ip/dst_ip), and so do their verdicts.</summary>
     public bool BinaryAddresses { get; init; }
 }
@@ -180,7 +180,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         _measuring = settings.Warmup <= TimeSpan.Zero;
         var tasks = _workers.Select((w, i) => Task.Run(() => settings.Unary ? UnaryLoop(w, i, stop.Token) : StreamLoop(w, i, stop.Token))).ToArray();
         var measured = Stopwatch.StartNew();
-        double? nodeCpu0 = settings.NodePid is { } pid0 ? ProcessCpu.Seconds(pid0) : null;
+        double? nodeCpu0 = ProcessCpu.Seconds(settings.NodePids);
         double clientCpu0 = ProcessCpu.Self();
         long lastCount = 0;
         var lastTick = TimeSpan.Zero;
@@ -211,7 +211,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
                 (sampledCount, sampledFailed) = (0, 0);
                 _measuring = true;
                 measured.Restart();
-                nodeCpu0 = settings.NodePid is { } pid1 ? ProcessCpu.Seconds(pid1) : null;
+                nodeCpu0 = ProcessCpu.Seconds(settings.NodePids);
                 clientCpu0 = ProcessCpu.Self();
             }
             long count = Progress;
@@ -230,7 +230,7 @@ public sealed class BenchRunner(Wire.NatService.NatServiceClient nat, BenchSetti
         }
         _closed = true; // calls answered from now on are after the measured interval
         var duration = measured.Elapsed.TotalSeconds;
-        double? nodeCpu = settings.NodePid is { } pid2 && nodeCpu0 is { } c0 && ProcessCpu.Seconds(pid2) is { } c1 ? c1 - c0 : null;
+        double? nodeCpu = nodeCpu0 is { } c0 && ProcessCpu.Seconds(settings.NodePids) is { } c1 ? c1 - c0 : null;
         double clientCpu = ProcessCpu.Self() - clientCpu0;
         stop.Cancel();
         try { await Task.WhenAll(tasks); } catch (OperationCanceledException) { }

@@ -27,5 +27,16 @@ public static class ProcessCpu
         }
     }
 
+    /// <summary>The processes' CPU seconds summed; null when there are none or one cannot be read.</summary>
+    public static double? Seconds(IReadOnlyList<int> pids)
+    {
+        if (pids.Count == 0) return null;
+        double sum = 0;
+        foreach (var pid in pids)
+            if (Seconds(pid) is { } s) sum += s;
+            else return null;
+        return sum;
+    }
+
     public static double Self() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 }

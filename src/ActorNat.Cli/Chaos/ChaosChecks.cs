@@ -135,6 +135,7 @@ public sealed partial class ChaosRunner
                 key_conflicts_in_logs = conflicts.Count },
             activations = activations is null ? null : new { logs = activations.Files, incarnations = activations.Incarnations, starts = activations.Activations, overlaps = activations.Overlaps },
             phases_s = phases,
+            collateral = _cluster is null ? null : Collateral.Read(_cluster.RunDir, _faults).ToJson(),
             listing_complete_s = _faults.Any(f => f.ListingCompleteS is not null) ? new { max = _faults.Max(f => f.ListingCompleteS), all = _faults.Where(f => f.ListingCompleteS is not null).Select(f => f.ListingCompleteS) } : null,
             recovery_s = new { p50 = Math.Round(P(0.50), 3), p99 = Math.Round(P(0.99), 3), max = Math.Round(rec.Count == 0 ? 0 : rec[^1], 3), affected_flows = rec.Count },
             per_fault = _faults.Select(f => new

@@ -10,7 +10,10 @@ namespace ActorNat.Cli.Chaos;
 /// </summary>
 public sealed record Timeline
 {
+    /// <summary>A survivor saw the node unreachable, or found it gone (its remoting port refused connects: a kill).</summary>
     public double? Unreachable { get; set; }
+    /// <summary>A survivor found the node gone and downed it at once (GoneMemberDowner).</summary>
+    public double? Gone { get; set; }
     public double? Downed { get; set; }
     public double? Removed { get; set; }
     public double? Fenced { get; set; }
@@ -40,7 +43,7 @@ public sealed record Timeline
 
     public object ToJson() => new
     {
-        unreachable = R(Unreachable), downed = R(Downed), removed = R(Removed), fenced = R(Fenced),
+        unreachable = R(Unreachable), gone = R(Gone), downed = R(Downed), removed = R(Removed), fenced = R(Fenced),
         pool_homes = new[] { R(PoolHomesFirst), R(PoolHomesLast) },
         pools_recovered = new[] { R(PoolsRecoveredFirst), R(PoolsRecoveredLast) },
         conntrack_homes = new[] { R(ConntrackHomesFirst), R(ConntrackHomesLast) },
@@ -49,7 +52,7 @@ public sealed record Timeline
     };
 
     public string ToText() =>
-        $"unreachable {T(Unreachable)} downed {T(Downed)}{(Fenced is null ? "" : $" fenced {T(Fenced)}")} pool homes {T(PoolHomesFirst)}-{T(PoolHomesLast)} " +
+        $"unreachable {T(Unreachable)}{(Gone is null ? "" : $" gone {T(Gone)}")} downed {T(Downed)}{(Fenced is null ? "" : $" fenced {T(Fenced)}")} pool homes {T(PoolHomesFirst)}-{T(PoolHomesLast)} " +
         $"pools recovered {T(PoolsRecoveredFirst)}-{T(PoolsRecoveredLast)} conntrack homes {T(ConntrackHomesFirst)}-{T(ConntrackHomesLast)} flows {T(FlowsFirst)}-{T(FlowsLast)}";
 
     private static double? R(double? s) => s is null ? null : Math.Round(s.Value, 3);
@@ -106,6 +109,7 @@ public sealed record Timeline
                     if (ev == "recovered") { if (f.Pools.Contains(member)) poolRecovered.TryAdd(member, t); continue; }
                     if (member != addr) continue;
                     if (ev == "unreachable") tl.Unreachable ??= S(t);
+                    else if (ev == "gone") { tl.Gone ??= S(t); tl.Unreachable = Math.Min(tl.Unreachable ?? double.MaxValue, S(t)); }
                     else if (ev == "downed") tl.Downed ??= S(t);
                     else if (ev == "removed") tl.Removed ??= S(t);
                     continue;

@@ -32,7 +32,9 @@ public static partial class BenchCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress line on stderr." };
         var report = new Option<FileInfo?>("--report") { Description = "Also write a self-contained HTML page with plots: throughput over time and the latency histogram.", HelpName = "FILE.html" };
         var binary = new Option<bool>("--binary-addresses") { Description = "Carry the measured packets' IPv4 addresses as 32-bit numbers (PacketMeta.src_ip/dst_ip) instead of dotted quads; their verdicts come back the same way." };
-        var nodePid = new Option<int?>("--node-pid") { Description = "The node's process id, when it runs on this machine: report its CPU time per verdict (steadier than verdicts/s on a shared machine).", HelpName = "PID" };
+        var nodePid = new Option<string?>("--node-pid") { Description = "The node's process id, when it runs on this machine: report its CPU time per verdict (steadier than verdicts/s on a shared machine). Several, comma-separated (one per --target node): their CPU time summed.", HelpName = "PID[,PID…]" };
+
+        var firstFlow = new Option<long>("--first-flow") { Description = "Number the new flows from here (default 0): a second run against the same nodes with a higher start uses flows the first never sent.", HelpName = "N" };
 
         var cmd = new Command("bench", """
             Load a node with packets and measure verdicts per second and latency (HdrHistogram), as a data plane would.
@@ -52,7 +54,7 @@ public static partial class BenchCommand
             drawing from one flow space; the configuration, flush and listing go to the first node.
             """)
         {
-            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report, binary,
+            mode, unary, batch, concurrency, duration, warmup, flows, newShare, checkEvery, config, noConfig, keepTable, json, quiet, nodePid, report, binary, firstFlow,
         };
         cmd.SetAction((parse, ct) => ClientContext.Run(parse, ct, async (c, ct) =>
         {
@@ -67,12 +69,13 @@ public static partial class BenchCommand
                 Flows = parse.GetValue(flows),
                 NewShare = parse.GetValue(newShare),
                 CheckEvery = parse.GetValue(checkEvery),
-                NodePid = parse.GetValue(nodePid),
+                NodePids = ParsePids(parse.GetValue(nodePid)),
                 BinaryAddresses = parse.GetValue(binary),
             };
             if (settings.Batch < 1) throw new UsageException("--batch must be at least 1");
             if (settings.Concurrency < 1) throw new UsageException("--concurrency must be at least 1");
             if (settings.Duration <= TimeSpan.Zero || settings.Warmup < TimeSpan.Zero) throw new UsageException("--duration must be > 0 and --warmup >= 0");
+            if (parse.GetValue(firstFlow) < 0) throw new UsageException("--first-flow must be >= 0");
             if (settings.Flows < 1) throw new UsageException("--flows must be at least 1");
             if (settings.CheckEvery < 1) throw new UsageException("--check-every must be at least 1");
             if (settings.NewShare is < 0 or > 1) throw new UsageException("--new-share must be within 0..1");
@@ -113,7 +116,7 @@ public static partial class BenchCommand
             var channels = c.Targets.Select(BenchRunner.LoadChannel).ToList();
             using var disposeChannels = new Disposables(channels);
             var clients = channels.Select(ch => new Wire.NatService.NatServiceClient(ch)).ToList();
-            var runner = new BenchRunner(clients[0], settings, checker, c.Headers) { Nodes = clients };
+            var runner = new BenchRunner(clients[0], settings, checker, c.Headers) { Nodes = clients, FirstFlow = parse.GetValue(firstFlow) };
             await runner.OpenFlowsAsync(ct);
             bool tty = !Console.IsErrorRedirected;
             Action<string>? progress = parse.GetValue(quiet) ? null : line =>
@@ -152,6 +155,16 @@ public static partial class BenchCommand
         {
             foreach (var d in items) d.Dispose();
         }
+    }
+
+    /// <summary>--node-pid's value: one process id or several, comma-separated.</summary>
+    private static IReadOnlyList<int> ParsePids(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return [];
+        var pids = new List<int>();
+        foreach (var part in value.Split(',', StringSplitOptions.TrimEntries))
+            pids.Add(int.TryParse(part, out var pid) && pid > 0 ? pid : throw new UsageException($"--node-pid: '{part}' is not a process id"));
+        return pids;
     }
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+)")]

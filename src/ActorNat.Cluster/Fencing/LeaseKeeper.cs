@@ -69,6 +69,8 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
         });
         Receive<ClusterEvent.IMemberEvent>(e => { _members[e.Member.Address] = e.Member.Status; Judge(); });
         Receive<Messages.Tick>(_ => PingAll());
+        Receive<HeldWithout>(h => Sender.Tell(
+            HoldsWithout(_cluster.SelfAddress, _members.TryGetValue(_cluster.SelfAddress, out var st) ? st : null, _voters, _answeredSentAt, h.Member, _leaseTicks, Stopwatch.GetTimestamp())));
         Receive<long>(n => { if (n > 0) OnPing(n); else OnAnswer(-n); });
     }
 
@@ -153,6 +155,25 @@ public sealed class LeaseKeeper : ReceiveActor, IWithTimers
             if (!FenceMonitor.IsMinority(all, covered)) return sentAt + leaseTicks;
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Asks whether this node holds its lease on the answers of the members other than <see cref="Member"/> alone
+    /// (answer: bool). <see cref="Failover.GoneMemberDowner"/> downs a member found gone only then, so a node cut off
+    /// from the majority never downs anyone by that path.
+    /// </summary>
+    public sealed record HeldWithout(Address Member) : INoSerializationVerificationNeeded;
+
+    /// <summary>
+    /// Whether this node holds its lease now without <paramref name="member"/>'s answers (it still counts as a voter,
+    /// one that did not answer): the rest of the voters that answered keep this node on the majority side.
+    /// </summary>
+    public static bool HoldsWithout(Address self, MemberStatus? selfStatus, IReadOnlyCollection<Address> voters,
+        IReadOnlyDictionary<Address, long> answeredSentAt, Address member, long leaseTicks, long now)
+    {
+        if (selfStatus is not (MemberStatus.Up or MemberStatus.Leaving)) return false;
+        var others = answeredSentAt.Where(a => a.Key != member).ToDictionary(a => a.Key, a => a.Value);
+        return LeaseUntil(self, selfStatus, voters.Append(member).Distinct().ToList(), others, leaseTicks) > now;
     }
 
     public static Props Props(NodeFence fence, TimeSpan lease) =>

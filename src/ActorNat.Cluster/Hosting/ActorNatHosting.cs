@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Cluster.Sharding;
@@ -136,6 +137,8 @@ public static class ActorNatHosting
         // unreachable, the default left shard allocation waiting for up to a minute in the chaos runs. A coordinator
         // state write in flight when a member stops still waits for that member (write-majority-plus makes it all of
         // 3) until it is removed: it is retried every 1 s, not 5 (a chaos pause stalled one coordinator's allocations 5 s).
+        // That timeout also bounds a pool shard's load of its remembered entities from PostgreSQL; a shard that took
+        // longer under load stopped and was started again only after shard-failure-backoff (10 s by default): 0.5 s.
         b.AddHocon($$"""
             akka.cluster.split-brain-resolver.stable-after = {{(int)o.StableAfter.TotalMilliseconds}}ms
             akka.cluster.down-removal-margin = {{Math.Max(1, (int)o.RemovalMargin.TotalMilliseconds)}}ms
@@ -152,6 +155,7 @@ public static class ActorNatHosting
             akka.cluster.sharding.retry-interval = 200ms
             akka.cluster.sharding.handoff-timeout = 5s
             akka.cluster.sharding.updating-state-timeout = 1s
+            akka.cluster.sharding.shard-failure-backoff = 500ms
             akka.cluster.singleton.hand-over-retry-interval = 250ms
             akka.cluster.sharding.distributed-data.majority-min-cap = 2
             akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 15s
@@ -187,6 +191,11 @@ public static class ActorNatHosting
             system.ActorOf(Failover.FailoverWatcher.Props(ctx.Failover, renotify: !o.SerializeMessages), "failover-watcher");
             system.ActorOf(LeaseKeeper.Props(ctx.Fence, ctx.Timing.Lease), LeaseKeeper.Name);
             if (!o.SerializeMessages) system.ActorOf(Failover.SbrTicker.Props(), "sbr-ticker");
+            if (!o.SerializeMessages) system.ActorOf(Failover.CoordinatorKick.Props("conntrack", "pool", "source", "config"), "coordinator-kick");
+            if (o.DownGoneMembers && Failover.GoneMemberDowner.WhyNot() is { } whyNot)
+                system.Log.Warning("a killed member is left to the failure detector: {0}", whyNot);
+            else if (o.DownGoneMembers)
+                system.ActorOf(Failover.GoneMemberDowner.Props(ctx.ActivationFile), "gone-member-downer");
             system.ActorOf(Ingress.FlowCacheActor.Props(ctx), Ingress.FlowCacheActor.Name);
             if (ctx.ActivationFile is { } log) system.ActorOf(ClusterEventLog.Props(log), "cluster-event-log");
             ctx.Router = system.ActorOf(RouterActor.Props(ctx), RouterActor.Name);
