@@ -25,6 +25,8 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     private readonly PoolState _state;
     private readonly SeededRandom _random;
     private int _sinceSnapshot;
+    /// <summary>Entries journaled since the last snapshot (a batch counts each of its reservations).</summary>
+    private long _entriesSinceSnapshot;
     private readonly Limits.PoolGate _gate; // nf_conntrack_max: early drop or table-full
     private int _heldReported;
 
@@ -300,7 +302,7 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             // Acknowledged only once durable, and only by a node still entitled to act: a write that completes after a
             // pause or behind a partition is not acknowledged (the caller asks again and gets the truth).
             if (_ctx.Fence.MayAct) foreach (var b in batch) b.Answer();
-            MaybeSnapshot();
+            MaybeSnapshot(events.Count);
             WriteWaiting();
         });
     }
@@ -424,8 +426,9 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
     /// then never runs ahead of the journal, so a snapshot that lands late (written just before this node froze) can
     /// never hide the events of the incarnation that replaced it (replay starts after the snapshot's number).
     /// </summary>
-    private void MaybeSnapshot()
+    private void MaybeSnapshot(int entries = 1)
     {
+        _entriesSinceSnapshot += entries;
         _unwritten--;
         if (_stopWhenWritten && _unwritten == 0 && !_writing)
         {
@@ -433,8 +436,13 @@ public sealed class PortPoolEntity : ReceivePersistentActor, IWithTimers
             return;
         }
         // Nothing in flight and nothing held waiting for its write (group commit): the snapshot is exactly the journal.
-        if (++_sinceSnapshot < SnapshotEvery || _unwritten > 0 || _waitingForWrite.Count > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
+        // At least as many entries journaled since the last snapshot as the pool holds: a snapshot writes every entry
+        // held, so taking one every 1000 events (of ~3 reservations each under load) serialized ~3 entries per new flow
+        // once pools held ~18k, with a 1-2 MB row each time; this way at most one per entry journaled, and recovery
+        // still replays no more entries than the snapshot holds.
+        if (++_sinceSnapshot < SnapshotEvery || _entriesSinceSnapshot < _state.Count || _unwritten > 0 || _waitingForWrite.Count > 0 || !_ctx.Fence.MayAct) return; // a fenced pool's snapshot could be stale
         _sinceSnapshot = 0;
+        _entriesSinceSnapshot = 0;
         SaveSnapshot(_state.Snapshot(_ctx.Clock.NowMs, _ctx.NodeName));
     }
 

@@ -24,16 +24,18 @@ public sealed class SourceIndexEntity : ReceiveActor
         Receive<AllocateBatch>(m =>
         {
             // First packets of one ingress batch: one message on to each pool they fall in (each other node's share
-            // of them as one envelope).
+            // of them as one envelope). Routed in place, without a deep clone per packet: a batch's allocations are
+            // sent once by its ingress (a late member is asked again through its entity, never through this batch)
+            // and read by nobody else.
             if (m.Allocations.Count == 1)
             {
-                ctx.Messenger.ToEntity(Route(m.Allocations[0].Clone()), Sender);
+                ctx.Messenger.ToEntity(Route(m.Allocations[0]), Sender);
                 return;
             }
             var byPool = new Dictionary<string, PoolAllocateBatch>();
             foreach (var a in m.Allocations)
             {
-                var routed = Route(a.Clone());
+                var routed = Route(a);
                 if (!byPool.TryGetValue(routed.Pool, out var batch)) byPool[routed.Pool] = batch = new PoolAllocateBatch { Pool = routed.Pool };
                 batch.Allocations.Add(routed);
             }
