@@ -136,9 +136,12 @@ public sealed partial class ChaosRunner(ChaosOptions o, TextWriter progress)
         var have = await admin.AddressListAsync(new Wire.ListRequest(), _c.Headers, cancellationToken: ct);
         if (!have.Lines.Any(l => l.Contains("inet " + FlowSpace.ArticleNatIp + "/", StringComparison.Ordinal)))
             await admin.ApplyConfigAsync(new Wire.ConfigLines { Lines = { FlowSpace.ArticleConfig } }, _c.Headers, cancellationToken: ct);
+        // Every acknowledged mapping must stay: nothing may expire, and no table limit may early-drop one (a quiet
+        // machine acknowledged 258k flows in a 20-fault run, near the default nf_conntrack_max of 262,144, whose
+        // early drops the checks would count as lost mappings and reused tuples).
         await admin.ApplyConfigAsync(new Wire.ConfigLines
         {
-            Lines = { "sysctl -w net.netfilter.nf_conntrack_udp_timeout=86400", "sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=86400" },
+            Lines = { "sysctl -w net.netfilter.nf_conntrack_udp_timeout=86400", "sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=86400", "sysctl -w net.netfilter.nf_conntrack_max=0" },
         }, _c.Headers, cancellationToken: ct);
     }
 

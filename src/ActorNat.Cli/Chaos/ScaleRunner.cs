@@ -34,7 +34,7 @@ public sealed class ScaleRunner(ChaosOptions o, double seconds, TextWriter progr
         try
         {
             await c.Admin(1).ApplyConfigAsync(new Wire.ConfigLines { Lines = { FlowSpace.ArticleConfig } }, c.Headers, cancellationToken: ct);
-            await c.Admin(1).ApplyConfigAsync(new Wire.ConfigLines { Lines = { "sysctl -w net.netfilter.nf_conntrack_udp_timeout=86400", "sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=86400" } }, c.Headers, cancellationToken: ct);
+            await c.Admin(1).ApplyConfigAsync(new Wire.ConfigLines { Lines = { "sysctl -w net.netfilter.nf_conntrack_udp_timeout=86400", "sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=86400", "sysctl -w net.netfilter.nf_conntrack_max=0" } }, c.Headers, cancellationToken: ct);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var workers = Enumerable.Range(0, o.Concurrency).Select(w => Task.Run(() => Worker(c, w, stop.Token))).ToArray();
             var rows = new List<(string Phase, int Nodes, double PerSecond, int Failed)>();
