@@ -1,4 +1,3 @@
-using System.Reflection;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
@@ -33,9 +32,7 @@ public sealed class CoordinatorKick : UntypedActor, IWithTimers
 
     /// <summary>Akka's coordinator message, or null if this Akka has none by that name.</summary>
     public static object? StateInitialized() =>
-        typeof(Akka.Cluster.Sharding.ClusterSharding).Assembly
-            .GetType("Akka.Cluster.Sharding.ShardCoordinator+StateInitialized")
-            ?.GetField("Instance", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)?.GetValue(null);
+        AkkaInternals.Instance(typeof(Akka.Cluster.Sharding.ClusterSharding), "Akka.Cluster.Sharding.ShardCoordinator+StateInitialized");
 
     protected override void PreStart()
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Akka.Actor;
 using Akka.Event;
 
@@ -24,9 +23,7 @@ public sealed class SbrTicker : UntypedActor, IWithTimers
 
     /// <summary>The resolver's own tick message, or null if this Akka has none by that name.</summary>
     public static object? ResolverTick() =>
-        typeof(Akka.Cluster.SBR.SplitBrainResolverProvider).Assembly
-            .GetType("Akka.Cluster.SBR.SplitBrainResolverBase+Tick")
-            ?.GetField("Instance", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)?.GetValue(null);
+        AkkaInternals.Instance(typeof(Akka.Cluster.SBR.SplitBrainResolverProvider), "Akka.Cluster.SBR.SplitBrainResolverBase+Tick");
 
     protected override void PreStart()
     {
