@@ -66,7 +66,12 @@ public class RuleChainTests
     [InlineData("iptables -t nat -A DNS -j WEB", null)]
     public void Chain_commands_fail_as_iptables_does(string line, string? error)
     {
-        if (error is null) { _nat.Apply(line); return; }
+        if (error is null)
+        {
+            _nat.Apply(line);
+            Assert.Contains("-A DNS -j WEB", _nat.Rules.Listing());
+            return;
+        }
         var e = Assert.Throws<InvalidOperationException>(() => _nat.Apply(line));
         Assert.Equal(error, e.Message);
     }
