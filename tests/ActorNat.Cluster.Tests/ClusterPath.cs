@@ -31,11 +31,6 @@ public sealed class ClusterPath(TestCluster cluster, INatBackend ingress) : Simu
         }
     }
 
-    public bool PromoteSecondaries
-    {
-        set => Apply($"sysctl -w net.ipv4.conf.all.promote_secondaries={(value ? 1 : 0)}");
-    }
-
     public IReadOnlyList<ConntrackEntry> Entries() =>
         ingress.ListAsync(ConntrackFilter.All).GetAwaiter().GetResult().Select(r => r.Entry).ToList();
 

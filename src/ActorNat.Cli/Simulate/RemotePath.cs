@@ -188,11 +188,6 @@ public sealed class RemotePath : Simulator.IPacketPath
         }
     }
 
-    public bool PromoteSecondaries
-    {
-        set => Sysctl($"net.ipv4.conf.all.promote_secondaries={(value ? 1 : 0)}");
-    }
-
     private void Sysctl(string assignment)
     {
         try

@@ -23,7 +23,6 @@ public sealed class Simulator
         Verdict Process(in Packet packet);
         void Apply(string line);
         ConntrackTimeouts Timeouts { get; set; }
-        bool PromoteSecondaries { set; }
         IReadOnlyList<ConntrackEntry> Entries();
         long NowMs { get; }
         IReadOnlyList<(string Name, long Value)> Stats();
@@ -42,7 +41,6 @@ public sealed class Simulator
         public Verdict Process(in Packet packet) => Engine.Process(packet);
         public void Apply(string line) => Engine.Apply(line);
         public ConntrackTimeouts Timeouts { get => Engine.Timeouts; set => Engine.Timeouts = value; }
-        public bool PromoteSecondaries { set => Engine.Topology.PromoteSecondaries = value; }
         public IReadOnlyList<ConntrackEntry> Entries() => Engine.Entries().ToList();
         public long NowMs => _clock.NowMs;
         public IReadOnlyList<(string Name, long Value)> Stats() => Engine.Stats.All().ToList();
@@ -112,19 +110,14 @@ public sealed class Simulator
 
     private void Configure()
     {
-        var timeouts = _path.Timeouts;
         foreach (var (key, value) in _scenario.Sysctl)
         {
-            if (key.Contains("nf_conntrack_") && key.Contains("timeout"))
-                timeouts = timeouts.With(key, int.TryParse(value, out var s) ? s : throw new ParseException($"invalid value \"{value}\" for {key}", value));
-            else if (key is "net.ipv4.conf.all.promote_secondaries" or "net.ipv4.conf.default.promote_secondaries")
-                _path.PromoteSecondaries = value.Trim() == "1";
-            else if (key == "net.netfilter.nf_conntrack_max")
-                _path.Apply($"sysctl -w {key}={value.Trim()}");
-            else if (key is not ("net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding"))
-                throw new ParseException($"scenario content not supported by the simulation: sysctl {key}", key);
+            bool known = key.Contains("nf_conntrack_") && key.Contains("timeout")
+                         || key is "net.ipv4.conf.all.promote_secondaries" or "net.ipv4.conf.default.promote_secondaries"
+                             or "net.netfilter.nf_conntrack_max" or "net.ipv4.ip_forward" or "net.ipv4.conf.all.forwarding";
+            if (!known) throw new ParseException($"scenario content not supported by the simulation: sysctl {key}", key);
+            Sysctl(key, value.Trim()); // as an exec of `sysctl -w` between flows would
         }
-        _path.Timeouts = timeouts;
         foreach (var nic in _scenario.Interfaces)
         {
             _path.Apply($"ip link set dev {nic.Device} up");

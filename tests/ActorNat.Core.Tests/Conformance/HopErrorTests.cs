@@ -19,7 +19,6 @@ public class HopErrorTests
         }
         public void Apply(string line) => inner.Apply(line);
         public ConntrackTimeouts Timeouts { get => inner.Timeouts; set => inner.Timeouts = value; }
-        public bool PromoteSecondaries { set => inner.PromoteSecondaries = value; }
         public IReadOnlyList<ConntrackEntry> Entries() => inner.Entries();
         public long NowMs => inner.NowMs;
         public IReadOnlyList<(string Name, long Value)> Stats() => inner.Stats();
